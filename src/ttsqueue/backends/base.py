@@ -1,0 +1,302 @@
+"""THE backend contract.
+
+Every store (memory, sqlite, postgres, redis) implements :class:`Backend`. Each method is
+one atomic state transition, safe under any number of concurrent workers and API
+processes (on every machine, for the stores that are shared). There is no shared logic
+here on purpose: validation, policy, logging and metrics happen once in
+``ttsqueue.queue``; a backend only moves state.
+
+The rules below are what the conformance suite (``tests/conformance``) checks on every
+backend. Behaviour that differs between backends is a bug unless :class:`Capabilities`
+declares it.
+
+Vocabulary
+----------
+* A *job* is one book. It owns ``n`` ``synthesize`` tasks (index ``0..n-1``, one per
+  chapter) and one ``assemble`` task (index ``n``) that waits until every chapter is done.
+* A task's *token* grows by one on every claim. ``Lease(task_id, token)`` is the fencing
+  token: a write with any other token is refused and changes nothing.
+* *now* is the store's clock (seconds since the epoch).
+* The *claim counter* is a store-wide integer bumped by every claimed task. Each user
+  remembers the counter value of their last claim (``last_served``, 0 when never served).
+
+Claim order (one *slot* per task claimed)
+-----------------------------------------
+A task is *runnable* when it is ``pending``, its ``run_at <= now``, its job is not in a
+terminal state, and its owner has fewer ``running`` tasks than their cap (the
+``max_concurrency`` of their most recently enqueued job). For each slot ``k`` (the
+claim counter after the bump):
+
+* normally: highest ``priority`` first; then the user with the smallest ``last_served``
+  (round-robin between users); then FIFO (job enqueue order, then task index);
+* when ``starvation_every > 0`` and ``k % starvation_every == 0``: FIFO alone, so work
+  waiting behind a stream of higher-priority jobs still gets one slot in
+  ``starvation_every``.
+
+Job progress
+------------
+``progress_percent = 100`` once the job is completed; otherwise
+``min(99, round(100 * (completed_chapters + sum(progress of running chapters)) / n, 1))``
+(see :func:`ttsqueue.models.job_progress`). ``current_chapter`` is the 1-based index of the
+chapter most recently claimed, ``progress_message`` reads "Chapter 3 of 12: The Storm",
+then "Assembling audiobook", then "Completed".
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ttsqueue.models import (
+    ClaimedTask,
+    EnqueueResult,
+    Event,
+    HeartbeatResult,
+    Job,
+    JobFilter,
+    JobSpec,
+    Lease,
+    Page,
+    QueueStats,
+    ReapResult,
+)
+
+
+class BackendError(Exception):
+    """Base for errors a backend raises on purpose."""
+
+
+class JobNotFound(BackendError):
+    """No such job, or it belongs to another user (the two are indistinguishable)."""
+
+
+class InvalidTransition(BackendError):
+    """The job's state does not allow the operation (e.g. cancelling a completed job)."""
+
+    def __init__(self, job: Job, message: str) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+class SchemaTooNew(BackendError):
+    """The store was migrated by a newer ttsqueue than this one."""
+
+
+class StoreUnavailable(BackendError):
+    """The store cannot be reached; callers retry with backoff."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend honestly can and cannot do; the conformance suite reads this."""
+
+    shared: bool  # many processes (and machines) may use one store
+    persistent: bool  # survives a restart of the process
+    push_wakeups: bool  # wait_for_work() returns on a notification, not only by polling
+    transactional_enqueue: bool  # enqueue inside the caller's own transaction
+    row_level_security: bool  # the store itself isolates users
+
+
+@dataclass(frozen=True, slots=True)
+class BackendOptions:
+    starvation_every: int = 5  # one claim slot in N is FIFO-only; 0 disables
+    event_poll_s: float = 0.2  # polling interval for stores without push
+    worker_ttl_s: float = 30.0  # a worker unseen this long drops off list_workers()
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    lease: Lease
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    version: str
+    concurrency: int
+    tasks: tuple[str, ...]  # task ids held now
+    started_at: float
+    last_seen_at: float = 0.0  # set by the store on register
+
+
+class Backend(abc.ABC):
+    """A job store. Construct with :func:`ttsqueue.backends.open_backend`, then
+    ``await open()`` (or ``async with``)."""
+
+    capabilities: Capabilities
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect, and apply pending migrations. Raises :class:`SchemaTooNew` when the
+        store was migrated by a newer version."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+    @abc.abstractmethod
+    async def migrate(self) -> list[int]:
+        """Apply pending numbered migrations under a lock; return the versions applied."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the store answers."""
+
+    async def __aenter__(self) -> Backend:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- producers -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def enqueue(self, specs: Sequence[JobSpec]) -> list[EnqueueResult]:
+        """Insert jobs and their tasks, all in one transaction, results in input order.
+
+        A job whose ``run_at`` is in the future starts ``scheduled`` (event
+        ``job.scheduled``), otherwise ``queued`` (event ``job.queued``); its chapter tasks
+        are ``pending`` with that ``run_at``, the assemble task ``waiting``. The owner's
+        cap becomes ``spec.max_concurrency``. A spec whose ``(user_id, idempotency_key)``
+        matches an existing job inserts nothing and returns that job with
+        ``created=False`` (also within one batch).
+        """
+
+    # -- workers ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def claim(self, *, worker_id: str, limit: int, lease_s: float) -> list[ClaimedTask]:
+        """Lease up to ``limit`` runnable tasks in claim order (see the module doc).
+
+        First, tasks whose lease expired are taken back exactly as :meth:`reap` does.
+        Each claimed task: ``running``, ``attempts += 1``, ``token += 1``, lease until
+        ``now + lease_s``, ``worker_id`` recorded, ``started_at`` set on first run. Its
+        job turns ``processing`` on its first claim (event ``job.processing``); a chapter
+        claim sets ``current_chapter`` and ``progress_message`` and appends
+        ``chapter.started``. Never hands one task to two claimers.
+        """
+
+    @abc.abstractmethod
+    async def heartbeat(
+        self, leases: Sequence[Lease], *, lease_s: float, progress: dict[str, float] | None = None
+    ) -> HeartbeatResult:
+        """Extend the lease of each task still held with its token to ``now + lease_s``.
+
+        ``progress`` maps task id to 0..1 within the task; a changed value updates the
+        task, recomputes the job's progress and appends ``job.progress``. A task whose
+        job was cancelled or failed is reported in ``cancelled``; one whose token is
+        stale (or that is no longer running) in ``lost``. Neither is extended.
+        """
+
+    @abc.abstractmethod
+    async def complete(self, completions: Sequence[Completion]) -> list[bool]:
+        """Finish tasks; ``False`` (and no change) for a stale token or a task not
+        running. A chapter: ``completed``, result stored, ``completed_chapters += 1``,
+        event ``chapter.completed``; when it was the last chapter, in the same
+        transaction the assemble task turns ``pending`` (run_at now) and the job
+        ``assembling`` (event ``job.assembling``). The assemble task: the job is
+        ``completed`` with the task's result as the job's result (event ``job.completed``).
+        """
+
+    @abc.abstractmethod
+    async def fail(self, lease: Lease, *, error: str, retry_at: float | None) -> bool:
+        """Record a failed run; ``False`` (and no change) for a stale token.
+
+        With ``retry_at`` and ``attempts < max_attempts``: back to ``pending`` at
+        ``retry_at``, the error kept on the task (event ``task.retrying``). Otherwise the
+        task is ``failed``, the job ``failed`` with ``error`` kept on it, and every other
+        unfinished task of the job ``cancelled`` (event ``job.failed``).
+        """
+
+    @abc.abstractmethod
+    async def release(self, leases: Sequence[Lease]) -> int:
+        """Give running tasks back without spending an attempt (``attempts -= 1``,
+        ``pending``, due now; event ``task.released``). Returns how many were released;
+        stale tokens are ignored."""
+
+    @abc.abstractmethod
+    async def wait_for_work(self, timeout: float) -> None:
+        """Return when new work may be runnable (a notification) or after ``timeout``."""
+
+    @abc.abstractmethod
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """Record (or refresh) a live worker; ``last_seen_at`` becomes now."""
+
+    @abc.abstractmethod
+    async def unregister_worker(self, worker_id: str) -> None:
+        """Forget a worker that shut down cleanly."""
+
+    @abc.abstractmethod
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Workers seen within ``options.worker_ttl_s``, by id."""
+
+    # -- users and admins ------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:
+        """The job with its tasks, or ``None`` when absent or (``user_id`` given) owned
+        by another user."""
+
+    @abc.abstractmethod
+    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
+        """Jobs newest first (by id), without tasks; ``next_cursor`` continues after the
+        last item, ``None`` on the last page."""
+
+    @abc.abstractmethod
+    async def cancel(self, job_id: str, *, user_id: str | None = None) -> Job:
+        """Cancel a job: it and every unfinished task turn ``cancelled`` (running tasks
+        learn it on their next heartbeat); event ``job.cancelled``. Raises
+        :class:`JobNotFound`, or :class:`InvalidTransition` for a terminal job."""
+
+    @abc.abstractmethod
+    async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
+        """Run a failed or cancelled job again, redoing only unfinished chapters: their
+        tasks turn ``pending`` (due now, attempts 0, error cleared), the assemble task
+        ``waiting`` (or ``pending`` if every chapter is done); the job ``queued`` with its
+        error cleared; event ``job.retried``. Raises :class:`JobNotFound` or
+        :class:`InvalidTransition`."""
+
+    @abc.abstractmethod
+    async def set_priority(self, job_id: str, priority: int) -> Job:
+        """Change an unfinished job's priority (its tasks' too); event
+        ``job.priority_changed``. Raises :class:`JobNotFound` or
+        :class:`InvalidTransition`."""
+
+    @abc.abstractmethod
+    async def stats(self, *, user_id: str | None = None) -> QueueStats:
+        """Counts by job and task status (every status present, zero included), for
+        one user or all."""
+
+    # -- events ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def events(self, job_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
+        """The job's events with ``seq > after``, in order."""
+
+    @abc.abstractmethod
+    def subscribe(
+        self, *, job_id: str | None = None, user_id: str | None = None
+    ) -> AsyncIterator[Event]:
+        """Events appended from now on, from any process using the store, in order
+        per job, optionally filtered. The iterator ends when the consumer stops it."""
+
+    # -- maintenance -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def reap(self) -> ReapResult:
+        """Take back tasks whose lease expired: ``pending`` (due now) while
+        ``attempts < max_attempts``, else failed as by :meth:`fail` with the error
+        "lease expired". Scheduled jobs now due turn ``queued`` (event ``job.queued``)."""
+
+    @abc.abstractmethod
+    async def prune(self, *, older_than: float) -> int:
+        """Delete terminal jobs finished before ``older_than`` with their tasks and
+        events; return how many jobs were deleted."""

@@ -1,0 +1,268 @@
+"""The Queue facade: validate, apply policy, log and count once, then call the backend.
+
+Everything above the store (HTTP API, CLI, dashboard, worker) goes through here, so no
+backend repeats validation, tier rules or logging.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ttsqueue import policy
+from ttsqueue.backends.base import Backend, InvalidTransition, JobNotFound
+from ttsqueue.models import (
+    OUTPUT_FORMATS,
+    TERMINAL_JOB_STATUSES,
+    Chapter,
+    EnqueueResult,
+    Event,
+    Job,
+    JobFilter,
+    JobSpec,
+    JobStatus,
+    Page,
+    QueueStats,
+    User,
+    Voice,
+)
+from ttsqueue.settings import Settings
+
+log = logging.getLogger("ttsqueue.queue")
+
+MAX_TITLE_CHARS = 500
+MAX_KEY_CHARS = 200
+MAX_PAGE = 200
+
+VoiceCheck = Callable[[Voice], str | None]
+
+
+class QueueError(Exception):
+    """A request the queue refuses; ``field`` names the offending input."""
+
+    status_code = 422
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class LimitExceeded(QueueError):
+    status_code = 429
+
+
+class NotFound(QueueError):
+    status_code = 404
+
+
+class Conflict(QueueError):
+    status_code = 409
+
+
+@dataclass(frozen=True, slots=True)
+class BookRequest:
+    """A book as a user submits it, before policy."""
+
+    chapters: Sequence[Chapter]
+    title: str = ""
+    author: str = ""
+    voice: Voice | None = None
+    output_format: str | None = None
+    priority: int | None = None  # 0..9 within the caller's tier
+    run_at: float | None = None
+    idempotency_key: str | None = None
+    work_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class Queue:
+    def __init__(
+        self, backend: Backend, settings: Settings, *, check_voice: VoiceCheck | None = None
+    ) -> None:
+        self.backend = backend
+        self.settings = settings
+        self._check_voice = check_voice
+
+    # -- producers -------------------------------------------------------------------
+
+    def build_spec(self, user: User, book: BookRequest) -> JobSpec:
+        """Validate a book and apply the caller's tier; raises :class:`QueueError`."""
+        s = self.settings
+        chapters = self._check_chapters(book.chapters)
+        for name, value in (("title", book.title), ("author", book.author)):
+            if len(value) > MAX_TITLE_CHARS:
+                raise QueueError(name, f"at most {MAX_TITLE_CHARS} characters")
+        fmt = (book.output_format or s.default_format).lower()
+        if fmt not in OUTPUT_FORMATS:
+            raise QueueError("output_format", f"one of {', '.join(OUTPUT_FORMATS)}")
+        voice = book.voice or Voice(engine=s.default_engine, name=s.default_voice)
+        if not 0.25 <= voice.speed <= 4.0:
+            raise QueueError("voice.speed", "between 0.25 and 4.0")
+        if self._check_voice is not None:
+            problem = self._check_voice(voice)
+            if problem:
+                raise QueueError("voice", problem)
+        if book.priority is not None and not (
+            policy.MIN_REQUESTED_PRIORITY <= book.priority <= policy.MAX_REQUESTED_PRIORITY
+        ):
+            raise QueueError(
+                "priority",
+                f"between {policy.MIN_REQUESTED_PRIORITY} and {policy.MAX_REQUESTED_PRIORITY}",
+            )
+        key = book.idempotency_key
+        if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
+            raise QueueError("idempotency_key", f"1 to {MAX_KEY_CHARS} characters")
+        return JobSpec(
+            user_id=user.id,
+            chapters=tuple(chapters),
+            voice=voice,
+            output_format=fmt,
+            title=book.title,
+            author=book.author,
+            work_id=book.work_id,
+            priority=policy.effective_priority(user, book.priority, s),
+            run_at=book.run_at,
+            idempotency_key=key,
+            max_attempts=s.max_attempts,
+            max_concurrency=policy.concurrency_cap(user, s),
+            metadata=dict(book.metadata or {}),
+        )
+
+    def _check_chapters(self, given: Sequence[Chapter]) -> list[Chapter]:
+        s = self.settings
+        chapters = list(given)
+        if not chapters:
+            raise QueueError("chapters", "a book needs at least one chapter")
+        if len(chapters) > s.max_chapters:
+            raise QueueError("chapters", f"at most {s.max_chapters} chapters per book")
+        total = 0
+        for i, ch in enumerate(chapters):
+            if not ch.text.strip():
+                raise QueueError(f"chapters.{i}.text", "chapter text is empty")
+            if len(ch.text) > s.max_chapter_chars:
+                raise QueueError(
+                    f"chapters.{i}.text", f"at most {s.max_chapter_chars} characters per chapter"
+                )
+            if len(ch.title) > MAX_TITLE_CHARS:
+                raise QueueError(f"chapters.{i}.title", f"at most {MAX_TITLE_CHARS} characters")
+            total += len(ch.text)
+        if total > s.max_book_chars:
+            raise QueueError("chapters", f"at most {s.max_book_chars} characters per book")
+        return chapters
+
+    async def add_job(self, user: User, book: BookRequest) -> EnqueueResult:
+        spec = self.build_spec(user, book)
+        if not user.admin:
+            active = await self.active_jobs(user)
+            if active >= self.settings.max_active_jobs:
+                raise LimitExceeded(
+                    "chapters",
+                    f"{active} unfinished jobs already (limit {self.settings.max_active_jobs})",
+                )
+        (result,) = await self.backend.enqueue([spec])
+        log.info(
+            "job %s %s for %s: %d chapters, priority %d",
+            result.job.id,
+            "enqueued" if result.created else "matched idempotency key",
+            user.id,
+            len(spec.chapters),
+            spec.priority,
+        )
+        return result
+
+    async def add_jobs(self, user: User, books: Sequence[BookRequest]) -> list[EnqueueResult]:
+        """Enqueue many books in one transaction (batch producers, benchmarks)."""
+        specs = [self.build_spec(user, b) for b in books]
+        results = await self.backend.enqueue(specs)
+        log.info("enqueued %d jobs for %s", sum(r.created for r in results), user.id)
+        return results
+
+    async def active_jobs(self, user: User) -> int:
+        stats = await self.backend.stats(user_id=user.id)
+        return sum(n for status, n in stats.jobs.items() if status not in TERMINAL_JOB_STATUSES)
+
+    # -- readers ---------------------------------------------------------------------
+
+    @staticmethod
+    def _scope(user: User) -> str | None:
+        return None if user.admin else user.id
+
+    async def get_job(self, user: User, job_id: str) -> Job:
+        job = await self.backend.get(job_id, user_id=self._scope(user))
+        if job is None:
+            raise NotFound("job_id", f"no job {job_id}")
+        return job
+
+    async def user_jobs(
+        self,
+        user: User,
+        *,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        all_users: bool = False,
+        owner: str | None = None,
+    ) -> Page:
+        """The caller's jobs newest first; admins may ask for everyone's (``all_users``)
+        or one user's (``owner``)."""
+        limit = max(1, min(MAX_PAGE, limit))
+        if user.admin and (all_users or owner):
+            flt = JobFilter(user_id=owner, status=status)
+        else:
+            flt = JobFilter(user_id=user.id, status=status)
+        return await self.backend.list_jobs(flt, limit=limit, cursor=cursor)
+
+    async def stats(self, user: User) -> QueueStats:
+        return await self.backend.stats(user_id=self._scope(user))
+
+    async def events(self, user: User, job_id: str, *, after: int = 0) -> list[Event]:
+        await self.get_job(user, job_id)  # ownership check
+        return await self.backend.events(job_id, after=after)
+
+    def subscribe(self, user: User, *, job_id: str | None = None) -> AsyncIterator[Event]:
+        return self.backend.subscribe(job_id=job_id, user_id=self._scope(user))
+
+    # -- changes ---------------------------------------------------------------------
+
+    async def cancel_job(self, user: User, job_id: str) -> Job:
+        try:
+            job = await self.backend.cancel(job_id, user_id=self._scope(user))
+        except JobNotFound:
+            raise NotFound("job_id", f"no job {job_id}") from None
+        except InvalidTransition as exc:
+            raise Conflict("job_id", f"job is already {exc.job.status.value}") from None
+        log.info("job %s cancelled by %s", job_id, user.id)
+        return job
+
+    async def retry_job(self, user: User, job_id: str) -> Job:
+        try:
+            job = await self.backend.retry(job_id, user_id=self._scope(user))
+        except JobNotFound:
+            raise NotFound("job_id", f"no job {job_id}") from None
+        except InvalidTransition as exc:
+            raise Conflict(
+                "job_id", f"only failed or cancelled jobs can be retried (job is {exc.job.status})"
+            ) from None
+        log.info("job %s retried by %s", job_id, user.id)
+        return job
+
+    async def set_priority(self, user: User, job_id: str, priority: int) -> Job:
+        if not user.admin:
+            raise NotFound("job_id", f"no job {job_id}")
+        try:
+            return await self.backend.set_priority(job_id, priority)
+        except JobNotFound:
+            raise NotFound("job_id", f"no job {job_id}") from None
+        except InvalidTransition as exc:
+            raise Conflict("job_id", f"job is already {exc.job.status.value}") from None
+
+    async def prune(self) -> int:
+        cutoff = time.time() - self.settings.retention_days * 86400
+        n = await self.backend.prune(older_than=cutoff)
+        if n:
+            log.info("pruned %d finished jobs", n)
+        return n

@@ -1,0 +1,70 @@
+"""Configuration from the environment (prefix ``TTSQUEUE_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ttsqueue.backends.base import BackendOptions
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TTSQUEUE_", env_file=".env", extra="ignore")
+
+    # where things live
+    database_url: str = "sqlite:///./ttsqueue-data/ttsqueue.db"
+    data_dir: Path = Path("./ttsqueue-data")
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    jwt_secret: str | None = None
+    jwt_audience: str | None = None
+
+    # leases and retries
+    lease_s: float = Field(15.0, gt=0, description="a dead worker's task is taken over after this")
+    heartbeat_s: float = Field(5.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    retry_base_s: float = Field(2.0, ge=0)
+    retry_max_s: float = Field(300.0, ge=0)
+    shutdown_grace_s: float = Field(30.0, ge=0)
+    reap_interval_s: float = Field(5.0, gt=0)
+    poll_interval_s: float = Field(1.0, gt=0, description="backstop poll when idle")
+    retention_days: float = Field(
+        30.0, ge=0, description="finished jobs older than this are pruned"
+    )
+
+    # fairness and priority
+    free_concurrency: int = Field(2, ge=1, description="running chapters per free user")
+    premium_concurrency: int = Field(8, ge=1, description="running chapters per premium user")
+    premium_priority_boost: int = Field(10, ge=0)
+    starvation_every: int = Field(5, ge=0, description="one claim in N ignores priority")
+
+    # workers
+    worker_concurrency: int = Field(0, ge=0, description="0: one per CPU core")
+
+    # limits on what users submit
+    max_chapters: int = Field(500, ge=1)
+    max_chapter_chars: int = Field(200_000, ge=1)
+    max_book_chars: int = Field(2_000_000, ge=1)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    submissions_per_minute: int = Field(30, ge=1)
+    max_active_jobs: int = Field(20, ge=1)
+
+    # defaults for a job
+    default_engine: str = "espeak"
+    default_voice: str = "en-us"
+    default_format: str = "m4b"
+
+    log_level: str = "INFO"
+
+    @cached_property
+    def backend_options(self) -> BackendOptions:
+        return BackendOptions(starvation_every=self.starvation_every)
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.data_dir / "audio"

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from ttsqueue.backends import Backend, BackendOptions, open_backend
+
+
+@asynccontextmanager
+async def store(tmp_path: Path, options: BackendOptions) -> AsyncIterator[Backend]:
+    async with open_backend("memory://", options) as backend:
+        yield backend
