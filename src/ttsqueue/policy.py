@@ -32,6 +32,6 @@ def backoff_delay(
 
     ``attempt`` is the run that just failed (1 for the first).
     """
-    ceiling = min(max_s, base_s * (2 ** max(0, attempt - 1)))
+    ceiling = min(max_s, base_s * 2.0 ** max(0, attempt - 1))
     r = float((rng or random).random())
     return ceiling / 2 + r * ceiling / 2
