@@ -293,3 +293,16 @@ class User:
     id: str
     premium: bool = False
     admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as stored: only a hash of the secret is kept."""
+
+    id: str
+    key_hash: str  # sha256 hex of the whole token
+    user_id: str
+    premium: bool
+    admin: bool
+    label: str
+    created_at: float

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttsqueue.models import (
+    ApiKey,
     ClaimedTask,
     EnqueueResult,
     Event,
@@ -274,6 +275,20 @@ class Backend(abc.ABC):
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         """Counts by job and task status (every status present, zero included), for
         one user or all."""
+
+    # -- API keys --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def put_api_key(self, key: ApiKey) -> None:
+        """Store a new API key (its id and hash are unique)."""
+
+    @abc.abstractmethod
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, or ``None``."""
+
+    @abc.abstractmethod
+    async def revoke_api_key(self, key_id: str) -> bool:
+        """Delete a key by id; ``False`` when there was none."""
 
     # -- events ----------------------------------------------------------------------
 
