@@ -1,0 +1,63 @@
+"""Where audio lives: a local directory by default.
+
+Paths stored in task and job results are relative to the storage root, so a shared
+directory (NFS, a mounted bucket) may sit at a different place on each machine.
+Files are written to a temporary name and renamed, so a reader never sees half a file
+and a crashed worker leaves no file that looks finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class Storage:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def job_dir(self, job_id: str) -> Path:
+        if not job_id or "/" in job_id or job_id.startswith("."):
+            raise ValueError(f"bad job id {job_id!r}")
+        return self.root / job_id
+
+    def chapter_path(self, job_id: str, index: int, ext: str) -> Path:
+        """``<root>/<job>/chapter-001.m4a`` for chapter index 0."""
+        return self.job_dir(job_id) / f"chapter-{index + 1:03d}{ext}"
+
+    def book_path(self, job_id: str, ext: str) -> Path:
+        return self.job_dir(job_id) / f"book{ext}"
+
+    def relative(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
+
+    def resolve(self, relative: str) -> Path:
+        """The absolute path of a stored file; refuses anything outside the root."""
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root):
+            raise ValueError(f"path {relative!r} is outside storage")
+        return path
+
+    def write_atomic(self, path: Path, write: Callable[[Path], T]) -> T:
+        """Call ``write(tmp)`` to produce the file at a temporary name, then rename it
+        into place. The temporary file keeps the extension, so encoders that pick the
+        container by name still work."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+        try:
+            result = write(tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return result
+
+    def delete_job(self, job_id: str) -> None:
+        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
