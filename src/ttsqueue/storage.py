@@ -44,20 +44,21 @@ class Storage:
             raise ValueError(f"path {relative!r} is outside storage")
         return path
 
-    def write_atomic(self, path: Path, write: Callable[[Path], T]) -> T:
-        """Call ``write(tmp)`` to produce the file at a temporary name, then rename it
-        into place. The temporary file keeps the extension, so encoders that pick the
-        container by name still work."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-        try:
-            result = write(tmp)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return result
-
     def delete_job(self, job_id: str) -> None:
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+
+def write_atomic(path: Path, write: Callable[[Path], T]) -> T:
+    """Call ``write(tmp)`` to produce the file at a temporary name, then rename it into
+    place. The temporary name keeps the extension, so encoders that pick the container
+    by name still work."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        result = write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result

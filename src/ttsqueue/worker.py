@@ -1,0 +1,396 @@
+"""The worker: claim → synthesize → heartbeat → complete/fail, with graceful shutdown.
+
+One asyncio process holds the leases; synthesis and encoding run in a process pool, so
+the heartbeat that renews the leases runs beside the work and is never blocked by it.
+Completions are batched: whatever finished while the previous batch was in flight goes
+to the store in one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ttsqueue import __version__, policy
+from ttsqueue.backends.base import Backend, Completion, WorkerInfo
+from ttsqueue.models import ClaimedTask, Lease, TaskKind, new_id
+from ttsqueue.settings import Settings
+from ttsqueue.storage import Storage
+from ttsqueue.worker_jobs import (
+    AssembleJob,
+    SynthesisPlan,
+    assemble_book,
+    encode_chapter,
+    plan_chapter,
+    synthesize_batch,
+)
+
+log = logging.getLogger("ttsqueue.worker")
+
+STORE_RETRY_MAX_S = 10.0
+
+
+class TaskStopped(Exception):
+    """The store told us to stop this task (cancelled, or the lease was lost)."""
+
+
+@dataclass
+class InFlight:
+    claimed: ClaimedTask
+    lease: Lease
+    progress: float = 0.0
+    reported: float = -1.0
+    stop_reason: str | None = None  # "cancelled" | "lost"
+    runner: asyncio.Task[None] | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+def _pool_init() -> None:
+    # Ctrl-C reaches the whole process group; only the parent decides what to do with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def make_pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing
+
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_pool_init,
+    )
+
+
+class Worker:
+    """Runs tasks from ``backend`` until :meth:`stop` is called.
+
+    ``pool`` runs synthesis and encoding; by default a process pool with one process per
+    concurrency slot. ``synthesize`` may replace the chapter pipeline (benchmarks use a
+    no-op engine through the same path).
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        settings: Settings,
+        *,
+        concurrency: int | None = None,
+        pool: Executor | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.storage = Storage(settings.audio_dir)
+        self.concurrency = concurrency or settings.worker_concurrency or (os.cpu_count() or 1)
+        self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
+        self._pool = pool
+        self._own_pool = pool is None
+        self._inflight: dict[str, InFlight] = {}
+        self._stopping = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._completions: list[tuple[Completion, asyncio.Future[bool]]] = []
+        self._completion_wake = asyncio.Event()
+        self._started_at = time.time()
+        self.completed = 0
+        self.failed = 0
+
+    # -- public ----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop claiming; :meth:`run` finishes in-flight work within the grace period."""
+        self._stopping.set()
+        self._slot_free.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def run(self) -> None:
+        if self._pool is None:
+            self._pool = make_pool(self.concurrency)
+        log.info("worker %s started, concurrency %d", self.id, self.concurrency)
+        helpers = [
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._completion_loop(), name="completions"),
+            asyncio.create_task(self._maintenance_loop(), name="maintenance"),
+        ]
+        try:
+            await self._claim_loop()
+            await self._drain()
+        finally:
+            for t in helpers:
+                t.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self.backend.unregister_worker(self.id)
+            if self._own_pool and self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            log.info(
+                "worker %s stopped: %d completed, %d failed", self.id, self.completed, self.failed
+            )
+
+    # -- claiming --------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        delay = 0.0
+        while not self.stopping:
+            free = self.concurrency - len(self._inflight)
+            if free <= 0:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            try:
+                claimed = await self.backend.claim(
+                    worker_id=self.id, limit=free, lease_s=self.settings.lease_s
+                )
+                delay = 0.0
+            except Exception as exc:
+                delay = min(STORE_RETRY_MAX_S, max(0.2, delay * 2))
+                log.warning("claim failed (%s); retrying in %.1fs", exc, delay)
+                await self._sleep(delay)
+                continue
+            for task in claimed:
+                self._start(task)
+            if not claimed:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        waiter = asyncio.create_task(self.backend.wait_for_work(self.settings.poll_interval_s))
+        stopper = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (waiter, stopper):
+                t.cancel()
+            await asyncio.gather(waiter, stopper, return_exceptions=True)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def _start(self, task: ClaimedTask) -> None:
+        item = InFlight(claimed=task, lease=task.lease)
+        self._inflight[task.lease.task_id] = item
+        item.runner = asyncio.create_task(self._run_task(item), name=task.lease.task_id)
+
+    # -- running one task ------------------------------------------------------------
+
+    async def _run_task(self, item: InFlight) -> None:
+        task = item.claimed
+        try:
+            if task.kind is TaskKind.SYNTHESIZE:
+                result = await self._synthesize(item)
+            else:
+                result = await self._assemble(item)
+            accepted = await self._complete(Completion(item.lease, result))
+            if accepted:
+                self.completed += 1
+            else:
+                log.warning("task %s: completion refused (lease lost)", task.lease.task_id)
+        except TaskStopped as stop:
+            log.info("task %s stopped: %s", task.lease.task_id, stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._fail(item, exc)
+        finally:
+            self._inflight.pop(task.lease.task_id, None)
+            self._slot_free.set()
+
+    def _check(self, item: InFlight) -> None:
+        if item.stop_reason is not None:
+            raise TaskStopped(item.stop_reason)
+
+    async def _in_pool(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, *args)
+
+    async def _synthesize(self, item: InFlight) -> dict[str, Any]:
+        task = item.claimed
+        plan: SynthesisPlan = plan_chapter(task, self.storage)
+        pieces: list[bytes] = []
+        sample_rate = 0
+        done_chars = 0
+        for batch in plan.batches:
+            self._check(item)
+            pcm, sample_rate = await self._in_pool(synthesize_batch, *plan.synthesize_args(batch))
+            pieces.append(pcm)
+            done_chars += batch.chars
+            item.progress = min(0.95, done_chars / max(1, plan.total_chars))
+        self._check(item)
+        pcm = b"".join(pieces)
+        duration = await self._in_pool(encode_chapter, *plan.encode_args(pcm, sample_rate))
+        item.progress = 1.0
+        return plan.result(duration)
+
+    async def _assemble(self, item: InFlight) -> dict[str, Any]:
+        job = await self.backend.get(item.claimed.job_id)
+        if job is None:
+            raise TaskStopped("job vanished")
+        work = AssembleJob.for_job(job, item.claimed, self.storage)
+        self._check(item)
+        result: dict[str, Any] = await self._in_pool(assemble_book, work)
+        return result
+
+    async def _fail(self, item: InFlight, exc: Exception) -> None:
+        task = item.claimed
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        retry_at: float | None = None
+        if task.attempt < task.max_attempts:
+            retry_at = time.time() + policy.backoff_delay(
+                task.attempt, base_s=self.settings.retry_base_s, max_s=self.settings.retry_max_s
+            )
+        log.warning(
+            "task %s attempt %d/%d failed: %s%s",
+            task.lease.task_id,
+            task.attempt,
+            task.max_attempts,
+            error,
+            "" if retry_at is None else f" (retry in {retry_at - time.time():.1f}s)",
+        )
+        self.failed += 1
+        try:
+            await self.backend.fail(item.lease, error=error[:2000], retry_at=retry_at)
+        except Exception as store_exc:  # the lease will expire and the reaper retries
+            log.error("could not record failure of %s: %s", task.lease.task_id, store_exc)
+
+    # -- completions, batched --------------------------------------------------------
+
+    async def _complete(self, completion: Completion) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._completions.append((completion, fut))
+        self._completion_wake.set()
+        return await fut
+
+    async def _completion_loop(self) -> None:
+        delay = 0.0
+        while True:
+            await self._completion_wake.wait()
+            self._completion_wake.clear()
+            batch, self._completions = self._completions, []
+            if not batch:
+                continue
+            try:
+                results = await self.backend.complete([c for c, _ in batch])
+                delay = 0.0
+            except Exception as exc:
+                # Keep the batch and try again: nothing acknowledged is lost, and the
+                # lease covers us while the store is away (a later refusal is correct).
+                delay = min(STORE_RETRY_MAX_S, max(0.2, delay * 2))
+                log.warning("complete failed (%s); retrying in %.1fs", exc, delay)
+                self._completions[:0] = batch
+                await asyncio.sleep(delay)
+                self._completion_wake.set()
+                continue
+            for (_, fut), ok in zip(batch, results, strict=True):
+                if not fut.done():
+                    fut.set_result(ok)
+
+    # -- heartbeat and maintenance ---------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            await self.heartbeat_once()
+
+    async def heartbeat_once(self) -> None:
+        items = list(self._inflight.values())
+        try:
+            await self.backend.register_worker(self._info(items))
+            if not items:
+                return
+            progress = {
+                i.lease.task_id: round(i.progress, 3)
+                for i in items
+                if round(i.progress, 3) != i.reported
+            }
+            result = await self.backend.heartbeat(
+                [i.lease for i in items], lease_s=self.settings.lease_s, progress=progress or None
+            )
+        except Exception as exc:
+            log.warning("heartbeat failed: %s", exc)
+            return
+        for i in items:
+            tid = i.lease.task_id
+            if tid in progress:
+                i.reported = progress[tid]
+            if tid in result.cancelled:
+                i.stop_reason = "cancelled"
+            elif tid in result.lost:
+                i.stop_reason = "lost"
+
+    def _info(self, items: list[InFlight]) -> WorkerInfo:
+        return WorkerInfo(
+            id=self.id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=__version__,
+            concurrency=self.concurrency,
+            tasks=tuple(i.lease.task_id for i in items),
+            started_at=self._started_at,
+        )
+
+    async def _maintenance_loop(self) -> None:
+        """Every worker reaps: the operations are atomic, so many reapers are safe and
+        a lone surviving worker still rescues its dead peers' tasks."""
+        last_prune = 0.0
+        while True:
+            await asyncio.sleep(self.settings.reap_interval_s)
+            try:
+                reaped = await self.backend.reap()
+                if reaped.requeued or reaped.failed:
+                    log.info("reaped %d expired leases (%d failed)", reaped.requeued, reaped.failed)
+                if time.monotonic() - last_prune > 3600:
+                    last_prune = time.monotonic()
+                    cutoff = time.time() - self.settings.retention_days * 86400
+                    await self.backend.prune(older_than=cutoff)
+            except Exception as exc:
+                log.warning("maintenance failed: %s", exc)
+
+    # -- shutdown --------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        """Let chapters in flight finish within the grace period, then release the rest."""
+        if self._inflight:
+            log.info(
+                "waiting up to %.0fs for %d task(s) in flight",
+                self.settings.shutdown_grace_s,
+                len(self._inflight),
+            )
+        runners = [i.runner for i in self._inflight.values() if i.runner is not None]
+        if runners:
+            await asyncio.wait(runners, timeout=self.settings.shutdown_grace_s)
+        left = list(self._inflight.values())
+        for i in left:
+            if i.runner is not None:
+                i.runner.cancel()
+        if left:
+            await asyncio.gather(*(i.runner for i in left if i.runner), return_exceptions=True)
+            try:
+                n = await self.backend.release([i.lease for i in left])
+                log.info("released %d task(s) for other workers", n)
+            except Exception as exc:
+                log.warning("release failed (%s); leases will expire", exc)
+
+
+def install_signal_handlers(worker: Worker) -> None:
+    """First SIGTERM/SIGINT: graceful stop. A second one: exit at once."""
+    loop = asyncio.get_running_loop()
+
+    def handle(signum: int) -> None:
+        if worker.stopping:
+            log.warning("second signal: exiting now; leases will expire")
+            os._exit(1)
+        log.info("signal %d: finishing work in flight, then exiting", signum)
+        worker.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, handle, sig)

@@ -1,0 +1,185 @@
+"""What a worker runs for each kind of task.
+
+The parent process plans (cheap: split text, pick paths); the functions marked *pool*
+run in the worker's process pool and take only picklable arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ttsqueue.models import ClaimedTask, Job, TaskKind, Voice
+from ttsqueue.storage import Storage, write_atomic
+
+BATCH_CHARS = 1500  # text sent to the pool per call: progress granularity vs. overhead
+SILENT_CHAPTER_MS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    items: tuple[tuple[str, int], ...]  # (text, pause after in ms)
+
+    @property
+    def chars(self) -> int:
+        return sum(len(t) for t, _ in self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisPlan:
+    engine: str
+    voice: dict[str, Any]
+    batches: tuple[Batch, ...]
+    total_chars: int
+    sample_rate: int
+    path: Path
+    relative: str
+    fmt: str
+    title: str
+
+    def synthesize_args(self, batch: Batch) -> tuple[Any, ...]:
+        """Arguments for :func:`synthesize_batch`."""
+        return (self.engine, batch.items, self.voice, self.sample_rate)
+
+    def encode_args(self, pcm: bytes, sample_rate: int) -> tuple[Any, ...]:
+        """Arguments for :func:`encode_chapter`."""
+        return (str(self.path), self.fmt, self.title, pcm, sample_rate)
+
+    def result(self, duration_s: float) -> dict[str, Any]:
+        return {
+            "path": self.relative,
+            "duration_s": round(duration_s, 3),
+            "format": self.fmt,
+            "bytes": self.path.stat().st_size,
+            "characters": self.total_chars,
+        }
+
+
+def _batches(chunks: Sequence[tuple[str, int]]) -> tuple[Batch, ...]:
+    out: list[Batch] = []
+    current: list[tuple[str, int]] = []
+    size = 0
+    for text, pause in chunks:
+        current.append((text, pause))
+        size += len(text)
+        if size >= BATCH_CHARS:
+            out.append(Batch(tuple(current)))
+            current, size = [], 0
+    if current:
+        out.append(Batch(tuple(current)))
+    return tuple(out)
+
+
+def plan_chapter(task: ClaimedTask, storage: Storage) -> SynthesisPlan:
+    from ttsqueue import tts
+    from ttsqueue.audio.encode import CHAPTER_FORMAT, EXTENSIONS
+
+    payload = task.payload
+    voice = Voice.from_dict(payload["voice"])
+    engine = tts.get_engine(voice.engine)
+    chunks = tts.prepare_chunks(str(payload["text"]), voice, engine)
+    fmt = CHAPTER_FORMAT[str(payload["output_format"])]
+    path = storage.chapter_path(task.job_id, task.index, EXTENSIONS[fmt])
+    return SynthesisPlan(
+        engine=voice.engine,
+        voice=voice.to_dict(),
+        batches=_batches([(c.text, c.pause_after_ms) for c in chunks]),
+        total_chars=sum(len(c.text) for c in chunks),
+        sample_rate=int(getattr(engine, "sample_rate", 22050)),
+        path=path,
+        relative=storage.relative(path),
+        fmt=fmt,
+        title=str(payload.get("title", "")),
+    )
+
+
+def synthesize_batch(
+    engine: str, items: Sequence[tuple[str, int]], voice: dict[str, Any], sample_rate: int
+) -> tuple[bytes, int]:
+    """*pool* Synthesize a few chunks, joined with their pauses, as one PCM blob."""
+    from ttsqueue import tts
+
+    out: list[bytes] = []
+    for text, pause_ms in items:
+        speech = tts.synthesize_chunk(engine, text, voice)
+        sample_rate = speech.sample_rate
+        out.append(speech.pcm)
+        if pause_ms:
+            out.append(tts.silence(pause_ms, sample_rate))
+    return b"".join(out), sample_rate
+
+
+def encode_chapter(path: str, fmt: str, title: str, pcm: bytes, sample_rate: int) -> float:
+    """*pool* Encode a chapter's PCM to its file, atomically; returns its duration."""
+    from ttsqueue import tts
+    from ttsqueue.audio.encode import encode
+
+    if not pcm:  # a chapter that reads as nothing still gets a (short, silent) file
+        pcm = tts.silence(SILENT_CHAPTER_MS, sample_rate)
+    return write_atomic(Path(path), lambda tmp: encode(pcm, sample_rate, fmt, tmp, title=title))
+
+
+@dataclass(frozen=True, slots=True)
+class AssembleJob:
+    chapters: tuple[tuple[str, str, float], ...]  # (absolute path, title, duration_s)
+    fmt: str
+    path: str
+    relative: str
+    title: str
+    author: str
+    narrator: str
+    cover_path: str | None
+
+    @classmethod
+    def for_job(cls, job: Job, claimed: ClaimedTask, storage: Storage) -> AssembleJob:
+        from ttsqueue.audio.encode import EXTENSIONS
+
+        chapters = []
+        for t in sorted(job.tasks, key=lambda t: t.index):
+            if t.kind is not TaskKind.SYNTHESIZE:
+                continue
+            if t.result is None:
+                raise RuntimeError(f"chapter {t.index + 1} has no audio")
+            path = storage.resolve(str(t.result["path"]))
+            chapters.append((str(path), t.title, float(t.result["duration_s"])))
+        path = storage.book_path(job.id, EXTENSIONS[job.output_format])
+        cover = job.metadata.get("cover_path")
+        return cls(
+            chapters=tuple(chapters),
+            fmt=job.output_format,
+            path=str(path),
+            relative=storage.relative(path),
+            title=job.title or str(claimed.payload.get("title", "")),
+            author=job.author,
+            narrator=f"{job.voice.engine} {job.voice.name}",
+            cover_path=str(storage.resolve(str(cover))) if cover else None,
+        )
+
+
+def assemble_book(work: AssembleJob) -> dict[str, Any]:
+    """*pool* Join the chapters into the book file; returns the job's result."""
+    from ttsqueue.audio.assemble import BookMeta, ChapterAudio, assemble
+
+    cover: bytes | None = None
+    cover_mime: str | None = None
+    if work.cover_path:
+        cover = Path(work.cover_path).read_bytes()
+        cover_mime = "image/png" if cover.startswith(b"\x89PNG") else "image/jpeg"
+    meta = BookMeta(
+        title=work.title,
+        author=work.author,
+        narrator=work.narrator,
+        cover=cover,
+        cover_mime=cover_mime,
+    )
+    chapters = [ChapterAudio(Path(p), title, d) for p, title, d in work.chapters]
+    book = write_atomic(Path(work.path), lambda tmp: assemble(chapters, work.fmt, tmp, meta))
+    return {
+        "path": work.relative,
+        "duration_s": round(book.duration_s, 3),
+        "format": work.fmt,
+        "bytes": Path(work.path).stat().st_size,
+        "chapters": [{"title": t, "start_s": round(s, 3)} for t, s in book.chapters],
+    }
