@@ -1,0 +1,440 @@
+"""The one command-line entry point: ``ttsqueue up | api | worker | migrate | submit |
+jobs | status | stats | token | voices``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ttsqueue import __version__
+from ttsqueue.backends import Backend, BackendConfigError, open_backend
+from ttsqueue.backends.base import BackendError
+from ttsqueue.models import JobStatus, User, Voice
+from ttsqueue.queue import BookRequest, Queue, QueueError
+from ttsqueue.settings import Settings
+
+log = logging.getLogger("ttsqueue")
+
+EXAMPLE_BOOK = Path(__file__).resolve().parents[2] / "examples" / "sample-book.md"
+CLI_USER = "local"
+DEMO_USER = "demo"
+
+
+class CliError(Exception):
+    pass
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+@contextlib.asynccontextmanager
+async def _open(settings: Settings) -> AsyncIterator[Backend]:
+    backend = open_backend(settings.database_url, settings.backend_options)
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+def _queue(backend: Backend, settings: Settings) -> Queue:
+    from ttsqueue import tts
+
+    return Queue(backend, settings, check_voice=tts.check_voice)
+
+
+# -- serving ---------------------------------------------------------------------------
+
+
+async def _serve_worker(settings: Settings, concurrency: int | None) -> None:
+    from ttsqueue.worker import Worker, install_signal_handlers
+
+    async with _open(settings) as backend:
+        worker = Worker(backend, settings, concurrency=concurrency)
+        install_signal_handlers(worker)
+        await worker.run()
+
+
+def _uvicorn_server(app: Any, settings: Settings) -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # ttsqueue handles the signals
+            yield
+
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+    )
+    return Server(config)
+
+
+async def _serve_up(settings: Settings, concurrency: int | None, demo: bool) -> None:
+    """API and worker in one process, on one Queue."""
+    import signal
+
+    from ttsqueue.api.app import create_app
+    from ttsqueue.api.keys import issue_api_key
+    from ttsqueue.worker import Worker
+
+    async with _open(settings) as backend:
+        queue = _queue(backend, settings)
+        worker = Worker(backend, settings, concurrency=concurrency)
+        server = _uvicorn_server(create_app(settings, queue=queue), settings)
+        loop = asyncio.get_running_loop()
+
+        def handle(signum: int) -> None:
+            if worker.stopping:
+                os._exit(1)
+            log.info("signal %d: finishing work in flight, then exiting", signum)
+            worker.stop()
+            server.should_exit = True
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, handle, sig)
+
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if serving.done():
+            await serving  # re-raise why it could not start (port in use, ...)
+            raise CliError(f"could not listen on {settings.host}:{settings.port}")
+        token = await issue_api_key(
+            backend, User(DEMO_USER, premium=True, admin=True), label="make run"
+        )
+        if demo:
+            await _submit_demo(queue)
+        _print_banner(settings, token)
+        working = asyncio.create_task(worker.run())
+        await asyncio.wait({serving, working}, return_when=asyncio.FIRST_COMPLETED)
+        worker.stop()
+        server.should_exit = True
+        await asyncio.gather(serving, working)
+
+
+async def _submit_demo(queue: Queue) -> None:
+    """Give a newcomer something to hear: the sample book, when the queue is empty."""
+    stats = await queue.backend.stats()
+    if sum(stats.jobs.values()) or not EXAMPLE_BOOK.exists():
+        return
+    from ttsqueue.books import parse_text
+
+    book = parse_text(EXAMPLE_BOOK.read_text(encoding="utf-8"), markdown=True)
+    result = await queue.add_job(
+        User(DEMO_USER, premium=True, admin=True),
+        BookRequest(chapters=book.chapters, title=book.title, author=book.author),
+    )
+    print(f"Submitted the sample book as job {result.job.id}", flush=True)
+
+
+def _print_banner(settings: Settings, token: str) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    print(
+        f"""
+ttsqueue {__version__} is up ({settings.database_url.split("://")[0]} store, data in \
+{settings.data_dir})
+  API docs   {base}/docs
+  Dashboard  {base}/dashboard
+  Token      {token}
+
+Submit a book:
+  curl -s -X POST {base}/v1/jobs -H 'Authorization: Bearer {token}' \\
+       -H 'Content-Type: text/markdown' --data-binary @examples/sample-book.md
+Watch it:    curl -N {base}/v1/jobs/JOB_ID/events -H 'Authorization: Bearer {token}'
+Listen:      curl -o book.m4b {base}/v1/jobs/JOB_ID/audio -H 'Authorization: Bearer {token}'
+Stop with Ctrl-C.
+""",
+        flush=True,
+    )
+
+
+def _api_factory() -> Any:
+    from ttsqueue.api.app import create_app
+
+    settings = Settings()
+    _setup_logging(settings)
+    return create_app(settings)
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_serve_up(settings, args.concurrency, args.demo))
+    return 0
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "ttsqueue.cli:_api_factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        log_level="warning",
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_serve_worker(settings, args.concurrency))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> list[int]:
+        backend = open_backend(settings.database_url, settings.backend_options)
+        try:
+            return await backend.migrate()
+        finally:
+            await backend.close()
+
+    applied = asyncio.run(run())
+    print(f"applied migrations: {applied}" if applied else "schema is up to date")
+    return 0
+
+
+def _read_book(source: str, data: bytes) -> Any:
+    from ttsqueue.books import parse_book
+
+    name = "stdin.md" if source == "-" else source
+    return parse_book(name, data)
+
+
+def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    book = _read_book(args.file, data)
+    voice = Voice(
+        engine=args.engine or settings.default_engine,
+        name=args.voice or settings.default_voice,
+        speed=args.speed,
+    )
+    request = BookRequest(
+        chapters=book.chapters,
+        title=args.title or book.title,
+        author=args.author or book.author,
+        voice=voice,
+        output_format=args.format,
+        priority=args.priority,
+        run_at=time.time() + args.delay if args.delay else None,
+        idempotency_key=args.key,
+    )
+    user = User(args.user, premium=args.premium)
+
+    async def run() -> str:
+        async with _open(settings) as backend:
+            result = await _queue(backend, settings).add_job(user, request)
+            return result.job.id
+
+    job_id = asyncio.run(run())
+    print(job_id)
+    if args.wait:
+        return cmd_status(argparse.Namespace(job=job_id, once=False), settings)
+    return 0
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> None:
+        async with _open(settings) as backend:
+            admin = User(CLI_USER, admin=True)
+            status = JobStatus(args.status) if args.status else None
+            page = await _queue(backend, settings).user_jobs(
+                admin,
+                status=status,
+                limit=args.limit,
+                all_users=args.user is None,
+                owner=args.user,
+            )
+            print(f"{'JOB':36}  {'USER':12} {'STATUS':10} {'PROGRESS':>8}  {'CREATED':19}  TITLE")
+            for j in page.items:
+                print(
+                    f"{j.id:36}  {j.user_id[:12]:12} {j.status.value:10} "
+                    f"{j.progress_percent:7.1f}%  {_fmt_time(j.created_at):19}  {j.title}"
+                )
+
+    asyncio.run(run())
+    return 0
+
+
+def _bar(percent: float, width: int = 30) -> str:
+    filled = int(width * percent / 100)
+    return "#" * filled + "-" * (width - filled)
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    tty = sys.stdout.isatty()
+
+    async def run() -> JobStatus:
+        async with _open(settings) as backend:
+            queue = _queue(backend, settings)
+            admin = User(CLI_USER, admin=True)
+            last = ""
+            while True:
+                job = await queue.get_job(admin, args.job)
+                line = (
+                    f"[{_bar(job.progress_percent)}] {job.progress_percent:5.1f}% "
+                    f"{job.status.value:10} {job.progress_message}"
+                )
+                if line != last:
+                    print(("\r\x1b[2K" if tty else "") + line, end="" if tty else "\n", flush=True)
+                    last = line
+                if job.status.terminal or args.once:
+                    if tty:
+                        print()
+                    if job.error:
+                        print(f"error: {job.error}")
+                    if job.result:
+                        print(f"audio: {settings.audio_dir / str(job.result['path'])}")
+                    return job.status
+                await asyncio.sleep(0.5)
+
+    status = asyncio.run(run())
+    return 0 if status in (JobStatus.COMPLETED,) or args.once else 1
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> dict[str, Any]:
+        async with _open(settings) as backend:
+            stats = await backend.stats()
+            workers = await backend.list_workers()
+            return {
+                "jobs": stats.jobs,
+                "tasks": stats.tasks,
+                "users": stats.users,
+                "oldest_pending_at": stats.oldest_pending_at,
+                "workers": [{"id": w.id, "tasks": list(w.tasks)} for w in workers],
+            }
+
+    print(json.dumps(asyncio.run(run()), indent=2))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> str:
+        async with _open(settings) as backend:
+            if args.action == "create":
+                from ttsqueue.api.keys import issue_api_key
+
+                user = User(args.user, premium=args.premium, admin=args.admin)
+                token: str = await issue_api_key(backend, user, label=args.label)
+                return token
+            if not await backend.revoke_api_key(args.id):
+                raise CliError(f"no API key with id {args.id}")
+            return f"revoked {args.id}"
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def cmd_voices(args: argparse.Namespace, settings: Settings) -> int:
+    from ttsqueue import tts
+
+    for v in tts.list_voices(args.engine):
+        print(f"{v.engine:8} {v.name:24} {v.language:10} {v.description}")
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ttsqueue", description="Books in, audiobooks out.")
+    p.add_argument("--version", action="version", version=f"ttsqueue {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="API, worker and dashboard in one process")
+    up.add_argument("--concurrency", type=int, default=None)
+    up.add_argument("--demo", action="store_true", help="submit the sample book if empty")
+    up.set_defaults(fn=cmd_up)
+
+    api = sub.add_parser("api", help="the HTTP API alone")
+    api.add_argument("--workers", type=int, default=1, help="API processes")
+    api.set_defaults(fn=cmd_api)
+
+    worker = sub.add_parser("worker", help="a worker alone")
+    worker.add_argument("--concurrency", type=int, default=None, help="chapters at once")
+    worker.set_defaults(fn=cmd_worker)
+
+    sub.add_parser("migrate", help="apply schema migrations").set_defaults(fn=cmd_migrate)
+
+    submit = sub.add_parser("submit", help="submit a book file (.txt, .md, .epub) or - for stdin")
+    submit.add_argument("file")
+    submit.add_argument("--user", default=CLI_USER)
+    submit.add_argument("--premium", action="store_true")
+    submit.add_argument("--title", default="")
+    submit.add_argument("--author", default="")
+    submit.add_argument("--engine", default=None)
+    submit.add_argument("--voice", default=None)
+    submit.add_argument("--speed", type=float, default=1.0)
+    submit.add_argument("--format", default=None, help="m4b, mp3, opus, m4a, flac or wav")
+    submit.add_argument("--priority", type=int, default=None, help="0..9")
+    submit.add_argument("--delay", type=float, default=0.0, help="start after N seconds")
+    submit.add_argument("--key", default=None, help="idempotency key")
+    submit.add_argument("--wait", action="store_true", help="follow progress to the end")
+    submit.set_defaults(fn=cmd_submit)
+
+    jobs = sub.add_parser("jobs", help="list jobs, newest first")
+    jobs.add_argument("--user", default=None)
+    jobs.add_argument("--status", choices=[s.value for s in JobStatus], default=None)
+    jobs.add_argument("--limit", type=int, default=20)
+    jobs.set_defaults(fn=cmd_jobs)
+
+    status = sub.add_parser("status", help="a job's progress, live")
+    status.add_argument("job")
+    status.add_argument("--once", action="store_true", help="print once, do not follow")
+    status.set_defaults(fn=cmd_status)
+
+    sub.add_parser("stats", help="queue statistics as JSON").set_defaults(fn=cmd_stats)
+
+    token = sub.add_parser("token", help="API keys")
+    tsub = token.add_subparsers(dest="action", required=True)
+    create = tsub.add_parser("create")
+    create.add_argument("--user", required=True)
+    create.add_argument("--premium", action="store_true")
+    create.add_argument("--admin", action="store_true")
+    create.add_argument("--label", default="")
+    revoke = tsub.add_parser("revoke")
+    revoke.add_argument("id")
+    token.set_defaults(fn=cmd_token)
+
+    voices = sub.add_parser("voices", help="list installed voices")
+    voices.add_argument("--engine", default=None)
+    voices.set_defaults(fn=cmd_voices)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    _setup_logging(settings)
+    try:
+        return int(args.fn(args, settings))
+    except (CliError, QueueError, BackendConfigError, BackendError, ValueError, OSError) as exc:
+        print(f"ttsqueue: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
