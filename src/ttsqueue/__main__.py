@@ -1,0 +1,5 @@
+import sys
+
+from ttsqueue.cli import main
+
+sys.exit(main())
