@@ -1,0 +1,800 @@
+"""The reference backend: everything in one process's memory.
+
+Read this module to learn what each contract rule in :mod:`ttsqueue.backends.base`
+means in practice: every method is a plain, synchronous walk over a few dicts (no
+``await`` inside a transition, so each one is atomic on the event loop). It is
+neither shared nor persistent; the conformance suite runs it beside the real stores,
+and unit, API and worker tests use it when they need no services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ttsqueue.backends.base import (
+    Backend,
+    BackendError,
+    BackendOptions,
+    Capabilities,
+    Completion,
+    InvalidTransition,
+    JobNotFound,
+    StoreUnavailable,
+    WorkerInfo,
+)
+from ttsqueue.models import (
+    ASSEMBLING_MESSAGE,
+    COMPLETED_MESSAGE,
+    ApiKey,
+    ClaimedTask,
+    EnqueueResult,
+    Event,
+    EventType,
+    HeartbeatResult,
+    Job,
+    JobFilter,
+    JobSpec,
+    JobStatus,
+    Lease,
+    Page,
+    QueueStats,
+    ReapResult,
+    TaskInfo,
+    TaskKind,
+    TaskStatus,
+    chapter_message,
+    job_progress,
+    task_id,
+)
+
+UNFINISHED_TASK = frozenset({TaskStatus.WAITING, TaskStatus.PENDING, TaskStatus.RUNNING})
+LEASE_EXPIRED = "lease expired"
+
+
+@dataclass
+class _Task:
+    id: str
+    job_id: str
+    user_id: str
+    index: int
+    kind: TaskKind
+    title: str
+    payload: dict[str, Any]
+    priority: int
+    max_attempts: int
+    status: TaskStatus
+    run_at: float
+    attempts: int = 0
+    token: int = 0
+    lease_expires_at: float | None = None
+    worker_id: str | None = None
+    progress: float = 0.0
+    error: str | None = None
+    result: dict[str, Any] | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+@dataclass
+class _Job:
+    order: int  # enqueue order: the FIFO tie-breaker
+    spec: JobSpec
+    status: JobStatus
+    priority: int
+    created_at: float
+    updated_at: float
+    tasks: list[_Task]
+    completed_chapters: int = 0
+    progress_percent: float = 0.0
+    progress_message: str = ""
+    current_chapter: int | None = None
+    attempts: int = 0
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: dict[str, Any] | None = None
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def user_id(self) -> str:
+        return self.spec.user_id
+
+    @property
+    def chapters(self) -> list[_Task]:
+        return self.tasks[:-1]
+
+    @property
+    def assemble(self) -> _Task:
+        return self.tasks[-1]
+
+
+@dataclass
+class _User:
+    cap: int  # max_concurrency of the user's most recently enqueued job
+    last_served: int = 0  # claim counter value of the user's last claim
+
+
+@dataclass
+class _Subscriber:
+    job_id: str | None
+    user_id: str | None
+    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+
+    def wants(self, event: Event) -> bool:
+        return (self.job_id is None or event.job_id == self.job_id) and (
+            self.user_id is None or event.user_id == self.user_id
+        )
+
+
+class MemoryBackend(Backend):
+    capabilities = Capabilities(
+        shared=False,
+        persistent=False,
+        push_wakeups=True,
+        transactional_enqueue=False,
+        row_level_security=False,
+    )
+
+    def __init__(self, url: str, options: BackendOptions) -> None:
+        self.url = url
+        self.options = options
+        self._jobs: dict[str, _Job] = {}
+        self._tasks: dict[str, _Task] = {}
+        self._keys: dict[tuple[str, str], str] = {}  # (user, idempotency key) -> job id
+        self._users: dict[str, _User] = {}
+        self._claims = 0  # the store-wide claim counter
+        self._next_order = 0
+        self._next_event_id = 0
+        self._workers: dict[str, WorkerInfo] = {}
+        self._api_keys: dict[str, ApiKey] = {}
+        self._subscribers: list[_Subscriber] = []
+        self._wakeup = asyncio.Event()
+        self._open = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._open = True
+
+    async def close(self) -> None:
+        self._open = False
+
+    async def migrate(self) -> list[int]:
+        return []
+
+    async def ping(self) -> None:
+        if not self._open:
+            raise StoreUnavailable("the memory backend is closed")
+
+    # -- producers -------------------------------------------------------------------
+
+    async def enqueue(self, specs: Sequence[JobSpec]) -> list[EnqueueResult]:
+        now = time.time()
+        self._check_new_ids(specs)
+        results = []
+        for spec in specs:
+            key = (spec.user_id, spec.idempotency_key) if spec.idempotency_key else None
+            if key is not None and key in self._keys:
+                results.append(EnqueueResult(self._job_view(self._jobs[self._keys[key]]), False))
+                continue
+            job = self._insert(spec, now)
+            if key is not None:
+                self._keys[key] = job.id
+            results.append(EnqueueResult(self._job_view(job), True))
+        self._notify_work()
+        return results
+
+    def _check_new_ids(self, specs: Sequence[JobSpec]) -> None:
+        """Refuse the whole batch up front, so that a bad spec inserts nothing."""
+        ids = [s.id for s in specs if not s.idempotency_key]
+        if len(set(ids)) != len(ids) or any(i in self._jobs for i in ids):
+            raise BackendError("a job with this id already exists")
+
+    def _insert(self, spec: JobSpec, now: float) -> _Job:
+        scheduled = spec.run_at is not None and spec.run_at > now
+        due = spec.run_at if spec.run_at is not None else now
+        n = len(spec.chapters)
+        tasks = [
+            self._new_task(
+                spec,
+                i,
+                TaskKind.SYNTHESIZE,
+                ch.title,
+                {
+                    "title": ch.title,
+                    "text": ch.text,
+                    "voice": spec.voice.to_dict(),
+                    "output_format": spec.output_format,
+                },
+                TaskStatus.PENDING,
+                due,
+            )
+            for i, ch in enumerate(spec.chapters)
+        ]
+        assemble_payload = {
+            "title": spec.title,
+            "author": spec.author,
+            "output_format": spec.output_format,
+            "chapter_titles": [ch.title for ch in spec.chapters],
+        }
+        tasks.append(
+            self._new_task(
+                spec, n, TaskKind.ASSEMBLE, spec.title, assemble_payload, TaskStatus.WAITING, due
+            )
+        )
+        self._next_order += 1
+        job = _Job(
+            order=self._next_order,
+            spec=spec,
+            status=JobStatus.SCHEDULED if scheduled else JobStatus.QUEUED,
+            priority=spec.priority,
+            created_at=now,
+            updated_at=now,
+            tasks=tasks,
+        )
+        self._jobs[job.id] = job
+        self._tasks.update((t.id, t) for t in tasks)
+        user = self._users.setdefault(spec.user_id, _User(cap=spec.max_concurrency))
+        user.cap = spec.max_concurrency
+        if scheduled:
+            self._append(job, EventType.SCHEDULED, {"run_at": spec.run_at}, now)
+        else:
+            self._append(job, EventType.QUEUED, self._queued_data(job), now)
+        return job
+
+    @staticmethod
+    def _new_task(
+        spec: JobSpec,
+        index: int,
+        kind: TaskKind,
+        title: str,
+        payload: dict[str, Any],
+        status: TaskStatus,
+        run_at: float,
+    ) -> _Task:
+        return _Task(
+            id=task_id(spec.id, index),
+            job_id=spec.id,
+            user_id=spec.user_id,
+            index=index,
+            kind=kind,
+            title=title,
+            payload=payload,
+            priority=spec.priority,
+            max_attempts=spec.max_attempts,
+            status=status,
+            run_at=run_at,
+        )
+
+    # -- workers: claim --------------------------------------------------------------
+
+    async def claim(self, *, worker_id: str, limit: int, lease_s: float) -> list[ClaimedTask]:
+        now = time.time()
+        self._take_back_expired(now)
+        candidates = [t for t in self._tasks.values() if self._due(t, now)]
+        running = Counter(t.user_id for t in self._tasks.values() if t.status is TaskStatus.RUNNING)
+        claimed: list[ClaimedTask] = []
+        while len(claimed) < limit:
+            allowed = [t for t in candidates if running[t.user_id] < self._users[t.user_id].cap]
+            if not allowed:
+                break
+            slot = self._claims + 1
+            every = self.options.starvation_every
+            if every > 0 and slot % every == 0:
+                task = min(allowed, key=self._fifo_key)  # the starvation slot ignores priority
+            else:
+                task = min(allowed, key=self._claim_key)
+            self._claims = slot
+            self._users[task.user_id].last_served = slot
+            candidates.remove(task)
+            running[task.user_id] += 1
+            claimed.append(self._lease(task, worker_id, lease_s, now))
+        return claimed
+
+    def _due(self, task: _Task, now: float) -> bool:
+        return (
+            task.status is TaskStatus.PENDING
+            and task.run_at <= now
+            and not self._jobs[task.job_id].status.terminal
+        )
+
+    def _fifo_key(self, task: _Task) -> tuple[int, int]:
+        return (self._jobs[task.job_id].order, task.index)
+
+    def _claim_key(self, task: _Task) -> tuple[int, int, int, int]:
+        last_served = self._users[task.user_id].last_served
+        return (-task.priority, last_served, *self._fifo_key(task))
+
+    def _lease(self, task: _Task, worker_id: str, lease_s: float, now: float) -> ClaimedTask:
+        job = self._jobs[task.job_id]
+        task.status = TaskStatus.RUNNING
+        task.attempts += 1
+        task.token += 1
+        task.lease_expires_at = now + lease_s
+        task.worker_id = worker_id
+        task.progress = 0.0
+        if task.started_at is None:
+            task.started_at = now
+        job.attempts += 1
+        job.updated_at = now
+        if job.status in (JobStatus.QUEUED, JobStatus.SCHEDULED):
+            job.status = JobStatus.PROCESSING
+            if job.started_at is None:
+                job.started_at = now
+            self._append(job, EventType.PROCESSING, {}, now)
+        if task.kind is TaskKind.SYNTHESIZE:
+            job.current_chapter = task.index + 1
+            job.progress_message = chapter_message(task.index, len(job.chapters), task.title)
+            data = {
+                "index": task.index,
+                "title": task.title,
+                "attempt": task.attempts,
+                "worker_id": worker_id,
+            }
+            self._append(job, EventType.CHAPTER_STARTED, data, now)
+        self._refresh_progress(job)
+        return ClaimedTask(
+            lease=Lease(task.id, task.token),
+            job_id=job.id,
+            user_id=job.user_id,
+            kind=task.kind,
+            index=task.index,
+            attempt=task.attempts,
+            max_attempts=task.max_attempts,
+            lease_expires_at=now + lease_s,
+            payload=dict(task.payload),
+        )
+
+    # -- workers: while and after running -------------------------------------------
+
+    def _held(self, lease: Lease) -> _Task | None:
+        """The task, if ``lease`` is its current token and it is still running."""
+        task = self._tasks.get(lease.task_id)
+        if task is None or task.token != lease.token or task.status is not TaskStatus.RUNNING:
+            return None
+        return task
+
+    async def heartbeat(
+        self, leases: Sequence[Lease], *, lease_s: float, progress: dict[str, float] | None = None
+    ) -> HeartbeatResult:
+        now = time.time()
+        extended: set[str] = set()
+        cancelled: set[str] = set()
+        lost: set[str] = set()
+        moved: dict[str, _Job] = {}
+        for lease in leases:
+            task = self._tasks.get(lease.task_id)
+            if task is None or task.token != lease.token:
+                lost.add(lease.task_id)
+                continue
+            job = self._jobs[task.job_id]
+            if job.status in (JobStatus.CANCELLED, JobStatus.FAILED):
+                cancelled.add(task.id)
+            elif task.status is not TaskStatus.RUNNING:
+                lost.add(task.id)
+            else:
+                task.lease_expires_at = now + lease_s
+                extended.add(task.id)
+                value = (progress or {}).get(task.id)
+                if value is not None and min(1.0, max(0.0, value)) != task.progress:
+                    task.progress = min(1.0, max(0.0, value))
+                    moved[job.id] = job
+        for job in moved.values():
+            job.updated_at = now
+            self._refresh_progress(job)
+            data = {
+                "progress_percent": job.progress_percent,
+                "progress_message": job.progress_message,
+                "current_chapter": job.current_chapter,
+            }
+            self._append(job, EventType.PROGRESS, data, now)
+        return HeartbeatResult(frozenset(extended), frozenset(cancelled), frozenset(lost))
+
+    async def complete(self, completions: Sequence[Completion]) -> list[bool]:
+        now = time.time()
+        done = []
+        for c in completions:
+            task = self._held(c.lease)
+            done.append(task is not None)
+            if task is not None:
+                self._complete_task(task, dict(c.result), now)
+        return done
+
+    def _complete_task(self, task: _Task, result: dict[str, Any], now: float) -> None:
+        job = self._jobs[task.job_id]
+        task.status = TaskStatus.COMPLETED
+        task.result = result
+        task.progress = 1.0
+        task.finished_at = now
+        task.lease_expires_at = None
+        job.updated_at = now
+        if task.kind is TaskKind.ASSEMBLE:
+            job.status = JobStatus.COMPLETED
+            job.result = result
+            job.finished_at = now
+            job.progress_message = COMPLETED_MESSAGE
+            self._refresh_progress(job)
+            self._append(job, EventType.COMPLETED, {"result": result}, now)
+            return
+        job.completed_chapters += 1
+        self._refresh_progress(job)
+        data: dict[str, Any] = {"index": task.index, "title": task.title}
+        if "duration_s" in result:
+            data["duration_s"] = result["duration_s"]
+        self._append(job, EventType.CHAPTER_COMPLETED, data, now)
+        if job.completed_chapters == len(job.chapters):
+            self._make_assemble_runnable(job, now)
+            job.status = JobStatus.ASSEMBLING
+            job.progress_message = ASSEMBLING_MESSAGE
+            self._append(job, EventType.ASSEMBLING, {}, now)
+
+    def _make_assemble_runnable(self, job: _Job, now: float) -> None:
+        job.assemble.status = TaskStatus.PENDING
+        job.assemble.run_at = now
+        self._notify_work()
+
+    async def fail(self, lease: Lease, *, error: str, retry_at: float | None) -> bool:
+        task = self._held(lease)
+        if task is None:
+            return False
+        now = time.time()
+        if retry_at is not None and task.attempts < task.max_attempts:
+            self._requeue(task, error, retry_at, now)
+        else:
+            self._fail_job(task, error, now)
+        return True
+
+    def _requeue(self, task: _Task, error: str, retry_at: float, now: float) -> None:
+        job = self._jobs[task.job_id]
+        task.status = TaskStatus.PENDING
+        task.run_at = retry_at
+        task.error = error
+        task.progress = 0.0
+        task.lease_expires_at = None
+        job.updated_at = now
+        self._refresh_progress(job)
+        data = {"index": task.index, "attempt": task.attempts, "error": error, "retry_at": retry_at}
+        self._append(job, EventType.TASK_RETRYING, data, now)
+        self._notify_work()
+
+    def _fail_job(self, task: _Task, error: str, now: float) -> None:
+        job = self._jobs[task.job_id]
+        task.status = TaskStatus.FAILED
+        task.error = error
+        task.finished_at = now
+        task.lease_expires_at = None
+        self._cancel_unfinished(job, now)
+        job.status = JobStatus.FAILED
+        job.error = error
+        job.finished_at = now
+        job.updated_at = now
+        self._refresh_progress(job)
+        self._append(job, EventType.FAILED, {"error": error, "index": task.index}, now)
+
+    @staticmethod
+    def _cancel_unfinished(job: _Job, now: float) -> None:
+        for t in job.tasks:
+            if t.status in UNFINISHED_TASK:
+                t.status = TaskStatus.CANCELLED
+                t.finished_at = now
+                t.lease_expires_at = None
+
+    async def release(self, leases: Sequence[Lease]) -> int:
+        now = time.time()
+        released = 0
+        for lease in leases:
+            task = self._held(lease)
+            if task is None:
+                continue
+            job = self._jobs[task.job_id]
+            task.status = TaskStatus.PENDING
+            task.attempts -= 1
+            task.run_at = now
+            task.progress = 0.0
+            task.lease_expires_at = None
+            job.updated_at = now
+            self._refresh_progress(job)
+            self._append(job, EventType.TASK_RELEASED, {"index": task.index}, now)
+            released += 1
+        if released:
+            self._notify_work()
+        return released
+
+    async def wait_for_work(self, timeout: float) -> None:
+        wakeup = self._wakeup
+        try:
+            await asyncio.wait_for(wakeup.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def _notify_work(self) -> None:
+        """Wake every waiter once; later waiters wait on a fresh event."""
+        self._wakeup.set()
+        self._wakeup = asyncio.Event()
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        self._workers[info.id] = replace(info, last_seen_at=time.time())
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        self._workers.pop(worker_id, None)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        since = time.time() - self.options.worker_ttl_s
+        return sorted(
+            (w for w in self._workers.values() if w.last_seen_at >= since), key=lambda w: w.id
+        )
+
+    # -- users and admins ------------------------------------------------------------
+
+    def _owned(self, job_id: str, user_id: str | None) -> _Job:
+        job = self._jobs.get(job_id)
+        if job is None or (user_id is not None and job.user_id != user_id):
+            raise JobNotFound(job_id)
+        return job
+
+    async def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:
+        try:
+            return self._job_view(self._owned(job_id, user_id), with_tasks=True)
+        except JobNotFound:
+            return None
+
+    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
+        jobs = sorted(
+            (
+                j
+                for j in self._jobs.values()
+                if (flt.user_id is None or j.user_id == flt.user_id)
+                and (flt.status is None or j.status is flt.status)
+                and (cursor is None or j.id < cursor)
+            ),
+            key=lambda j: j.id,
+            reverse=True,
+        )
+        page = jobs[: max(0, limit)]
+        more = len(jobs) > len(page) and bool(page)
+        return Page(
+            items=tuple(self._job_view(j) for j in page),
+            next_cursor=page[-1].id if more else None,
+        )
+
+    async def cancel(self, job_id: str, *, user_id: str | None = None) -> Job:
+        job = self._owned(job_id, user_id)
+        if job.status.terminal:
+            raise InvalidTransition(self._job_view(job), f"job is already {job.status.value}")
+        now = time.time()
+        self._cancel_unfinished(job, now)
+        job.status = JobStatus.CANCELLED
+        job.finished_at = now
+        job.updated_at = now
+        self._refresh_progress(job)
+        self._append(job, EventType.CANCELLED, {}, now)
+        return self._job_view(job, with_tasks=True)
+
+    async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
+        job = self._owned(job_id, user_id)
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise InvalidTransition(
+                self._job_view(job), f"only failed or cancelled jobs can be retried ({job.status})"
+            )
+        now = time.time()
+        for t in job.tasks:
+            if t.status is not TaskStatus.COMPLETED:
+                t.status = (
+                    TaskStatus.PENDING if t.kind is TaskKind.SYNTHESIZE else TaskStatus.WAITING
+                )
+                t.run_at = now
+                t.attempts = 0
+                t.error = None
+                t.progress = 0.0
+                t.lease_expires_at = None
+                t.finished_at = None
+        if job.assemble.status is TaskStatus.WAITING and all(
+            t.status is TaskStatus.COMPLETED for t in job.chapters
+        ):
+            job.assemble.status = TaskStatus.PENDING
+        job.status = JobStatus.QUEUED
+        job.error = None
+        job.finished_at = None
+        job.updated_at = now
+        self._refresh_progress(job)
+        self._append(job, EventType.RETRIED, {}, now)
+        self._notify_work()
+        return self._job_view(job, with_tasks=True)
+
+    async def set_priority(self, job_id: str, priority: int) -> Job:
+        job = self._owned(job_id, None)
+        if job.status.terminal:
+            raise InvalidTransition(self._job_view(job), f"job is already {job.status.value}")
+        now = time.time()
+        job.priority = priority
+        for t in job.tasks:
+            t.priority = priority
+        job.updated_at = now
+        self._append(job, EventType.PRIORITY_CHANGED, {"priority": priority}, now)
+        return self._job_view(job, with_tasks=True)
+
+    async def stats(self, *, user_id: str | None = None) -> QueueStats:
+        now = time.time()
+        jobs = [j for j in self._jobs.values() if user_id is None or j.user_id == user_id]
+        job_counts = Counter(j.status.value for j in jobs)
+        task_counts = Counter(t.status.value for j in jobs for t in j.tasks)
+        due = [t.run_at for j in jobs for t in j.tasks if self._due(t, now)]
+        return QueueStats(
+            jobs={s.value: job_counts[s.value] for s in JobStatus},
+            tasks={s.value: task_counts[s.value] for s in TaskStatus},
+            users=len({j.user_id for j in jobs}),
+            oldest_pending_at=min(due, default=None),
+        )
+
+    # -- API keys --------------------------------------------------------------------
+
+    async def put_api_key(self, key: ApiKey) -> None:
+        if key.id in self._api_keys or any(
+            k.key_hash == key.key_hash for k in self._api_keys.values()
+        ):
+            raise BackendError("an API key with this id or hash already exists")
+        self._api_keys[key.id] = key
+
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        return next((k for k in self._api_keys.values() if k.key_hash == key_hash), None)
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        return self._api_keys.pop(key_id, None) is not None
+
+    # -- events ----------------------------------------------------------------------
+
+    def _append(self, job: _Job, type_: EventType, data: dict[str, Any], now: float) -> None:
+        self._next_event_id += 1
+        event = Event(
+            job_id=job.id,
+            user_id=job.user_id,
+            seq=len(job.events) + 1,
+            type=type_,
+            data=data,
+            at=now,
+            id=self._next_event_id,
+        )
+        job.events.append(event)
+        for sub in self._subscribers:
+            if sub.wants(event):
+                sub.queue.put_nowait(event)
+
+    async def events(self, job_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return []
+        return [e for e in job.events if e.seq > after][: max(0, limit)]
+
+    def subscribe(
+        self, *, job_id: str | None = None, user_id: str | None = None
+    ) -> AsyncIterator[Event]:
+        # Registered now, not at the first __anext__, so nothing appended after this
+        # call is missed.
+        sub = _Subscriber(job_id, user_id)
+        self._subscribers.append(sub)
+        return self._feed(sub)
+
+    async def _feed(self, sub: _Subscriber) -> AsyncIterator[Event]:
+        try:
+            while True:
+                yield await sub.queue.get()
+        finally:
+            self._subscribers.remove(sub)
+
+    # -- maintenance -----------------------------------------------------------------
+
+    async def reap(self) -> ReapResult:
+        now = time.time()
+        requeued, failed = self._take_back_expired(now)
+        for job in self._jobs.values():
+            if job.status is JobStatus.SCHEDULED and (job.spec.run_at or 0.0) <= now:
+                job.status = JobStatus.QUEUED
+                job.updated_at = now
+                self._append(job, EventType.QUEUED, self._queued_data(job), now)
+        return ReapResult(requeued=requeued, failed=failed)
+
+    def _take_back_expired(self, now: float) -> tuple[int, int]:
+        expired = [
+            t
+            for t in self._tasks.values()
+            if t.status is TaskStatus.RUNNING
+            and t.lease_expires_at is not None
+            and t.lease_expires_at <= now
+        ]
+        requeued = failed = 0
+        for task in expired:
+            if task.status is not TaskStatus.RUNNING:
+                continue  # cancelled meanwhile by a sibling's final failure
+            if task.attempts < task.max_attempts:
+                self._requeue(task, LEASE_EXPIRED, now, now)
+                requeued += 1
+            else:
+                self._fail_job(task, LEASE_EXPIRED, now)
+                failed += 1
+        return requeued, failed
+
+    async def prune(self, *, older_than: float) -> int:
+        doomed = [
+            j
+            for j in self._jobs.values()
+            if j.status.terminal and j.finished_at is not None and j.finished_at < older_than
+        ]
+        for job in doomed:
+            del self._jobs[job.id]
+            for t in job.tasks:
+                del self._tasks[t.id]
+            if job.spec.idempotency_key:
+                self._keys.pop((job.user_id, job.spec.idempotency_key), None)
+        return len(doomed)
+
+    # -- views -----------------------------------------------------------------------
+
+    @staticmethod
+    def _queued_data(job: _Job) -> dict[str, Any]:
+        return {"priority": job.priority, "total_chapters": len(job.chapters)}
+
+    def _refresh_progress(self, job: _Job) -> None:
+        running = sum(t.progress for t in job.chapters if t.status is TaskStatus.RUNNING)
+        job.progress_percent = job_progress(
+            total_chapters=len(job.chapters),
+            completed_chapters=job.completed_chapters,
+            running_progress=running,
+            completed=job.status is JobStatus.COMPLETED,
+        )
+
+    @staticmethod
+    def _task_view(t: _Task) -> TaskInfo:
+        return TaskInfo(
+            id=t.id,
+            index=t.index,
+            kind=t.kind,
+            title=t.title,
+            status=t.status,
+            attempts=t.attempts,
+            max_attempts=t.max_attempts,
+            progress=t.progress,
+            error=t.error,
+            result=None if t.result is None else dict(t.result),
+            worker_id=t.worker_id,
+            started_at=t.started_at,
+            finished_at=t.finished_at,
+        )
+
+    def _job_view(self, job: _Job, *, with_tasks: bool = False) -> Job:
+        spec = job.spec
+        return Job(
+            id=job.id,
+            user_id=job.user_id,
+            status=job.status,
+            priority=job.priority,
+            title=spec.title,
+            author=spec.author,
+            work_id=spec.work_id,
+            voice=spec.voice,
+            output_format=spec.output_format,
+            total_chapters=len(job.chapters),
+            completed_chapters=job.completed_chapters,
+            progress_percent=job.progress_percent,
+            progress_message=job.progress_message,
+            current_chapter=job.current_chapter,
+            attempts=job.attempts,
+            error=job.error,
+            idempotency_key=spec.idempotency_key,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            run_at=spec.run_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            result=None if job.result is None else dict(job.result),
+            metadata=dict(spec.metadata),
+            tasks=tuple(self._task_view(t) for t in job.tasks) if with_tasks else (),
+        )
