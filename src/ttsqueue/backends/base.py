@@ -15,7 +15,9 @@ Vocabulary
 * A *job* is one book. It owns ``n`` ``synthesize`` tasks (index ``0..n-1``, one per
   chapter) and one ``assemble`` task (index ``n``) that waits until every chapter is done.
 * A task's *token* grows by one on every claim. ``Lease(task_id, token)`` is the fencing
-  token: a write with any other token is refused and changes nothing.
+  token: a write with any other token is refused and changes nothing. A lease past its
+  expiry is still held (its token still completes the task) until a claim or
+  :meth:`Backend.reap` takes the task back.
 * *now* is the store's clock (seconds since the epoch).
 * The *claim counter* is a store-wide integer bumped by every claimed task. Each user
   remembers the counter value of their last claim (``last_served``, 0 when never served).
@@ -249,7 +251,8 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         """Jobs newest first (by id), without tasks; ``next_cursor`` continues after the
-        last item, ``None`` on the last page."""
+        last item, ``None`` on the last page (the one that holds the oldest match, even when
+        it is exactly ``limit`` long)."""
 
     @abc.abstractmethod
     async def cancel(self, job_id: str, *, user_id: str | None = None) -> Job:
@@ -308,8 +311,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def reap(self) -> ReapResult:
         """Take back tasks whose lease expired: ``pending`` (due now) while
-        ``attempts < max_attempts``, else failed as by :meth:`fail` with the error
-        "lease expired". Scheduled jobs now due turn ``queued`` (event ``job.queued``)."""
+        ``attempts < max_attempts`` (as :meth:`fail` with ``retry_at`` now: the error
+        "lease expired" kept on the task, event ``task.retrying``), else failed as by
+        :meth:`fail` with the error "lease expired". Scheduled jobs now due turn
+        ``queued`` (event ``job.queued``)."""
 
     @abc.abstractmethod
     async def prune(self, *, older_than: float) -> int:
