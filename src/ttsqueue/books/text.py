@@ -1,0 +1,164 @@
+"""Plain text and Markdown books: chapters split at headings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ttsqueue.models import Chapter
+
+from .model import Book, BookError
+
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    "fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    "eighty|ninety|hundred"
+)
+# "Chapter 1", "CHAPTER IV.", "Chapter One: Title", "Chapter Twenty-One - Title", "Prologue".
+_PLAIN_HEADING = re.compile(
+    rf"""^(?:
+        chapter\s+(?:\d+|[ivxlcdm]+|(?:{_NUMBER_WORDS})(?:[\s-]+(?:{_NUMBER_WORDS}))*)\b\.?
+        (?:\s*[:.\-\u2013\u2014]\s*\S.*)?
+      | (?:prologue|epilogue|preface|foreword|introduction|afterword|interlude)
+        (?:\s*[:.\-\u2013\u2014]\s*\S.*)?
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_MAX_PLAIN_HEADING = 100
+_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_BLANK_RUN = re.compile(r"\n{3,}")
+
+# Inline Markdown that should not be read aloud.
+_INLINE = (
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: keep the alt text
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links: keep the text
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference links
+    (re.compile(r"<[^>\n]+>"), ""),  # inline HTML tags
+    (re.compile(r"(\*\*|__)(\S(?:.*?\S)?)\1"), r"\2"),  # strong
+    (re.compile(r"(?<![\w*])([*_])(\S(?:.*?\S)?)\1(?![\w*])"), r"\2"),  # emphasis
+    (re.compile(r"~~(.+?)~~"), r"\1"),  # strikethrough
+    (re.compile(r"`([^`]*)`"), r"\1"),  # code spans
+)
+_LINE_MARKERS = re.compile(r"^ {0,3}(?:>[ \t]?)+|^[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
+_RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+")
+
+
+@dataclass(slots=True)
+class _Section:
+    title: str
+    level: int  # heading level; 0 for text before the first heading
+    lines: list[str] = field(default_factory=list)
+
+
+def parse_text(text: str, *, markdown: bool, default_title: str = "") -> Book:
+    """Split a plain-text or Markdown book into chapters at its headings.
+
+    Markdown splits at ``#`` and ``##`` headings; a single leading ``# Title`` followed
+    by ``##`` headings is the book's title instead. Plain text splits at lines such as
+    ``Chapter 1``, ``CHAPTER IV``, ``Chapter One: Title``, ``Prologue``. Text before the
+    first heading is an untitled first chapter if it has any content; a book without
+    headings is one chapter. Raises :class:`BookError` if there is no text at all.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    sections = _markdown_sections(text) if markdown else _plain_sections(text)
+    title = default_title
+    if markdown:
+        title, sections = _book_title(sections, default_title)
+    chapters = []
+    for section in sections:
+        body = _clean_body(section.lines, markdown=markdown)
+        if body:
+            chapters.append(Chapter(title=section.title, text=body))
+    if not chapters:
+        raise BookError("the book has no text")
+    return Book(title=title, author="", chapters=chapters)
+
+
+def _plain_sections(text: str) -> list[_Section]:
+    sections = [_Section("", 0)]
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if len(stripped) <= _MAX_PLAIN_HEADING and _PLAIN_HEADING.match(stripped):
+            sections.append(_Section(" ".join(stripped.split()), 1))
+        else:
+            sections[-1].lines.append(line)
+    return sections
+
+
+def _markdown_sections(text: str) -> list[_Section]:
+    sections = [_Section("", 0)]
+    in_fence = False
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            sections[-1].lines.append(line)
+            continue
+        heading = _ATX_HEADING.match(line)
+        setext = _setext_level(lines, index)
+        if setext:
+            sections.append(_Section(_inline(line.strip()), setext))
+            continue
+        if heading and len(heading.group(1)) <= 2:
+            sections.append(_Section(_inline(heading.group(2)), len(heading.group(1))))
+        elif heading:
+            sections[-1].lines.append(_inline(heading.group(2)))
+        elif not _is_setext_underline(lines, index):
+            sections[-1].lines.append(line)
+    return sections
+
+
+def _setext_level(lines: list[str], index: int) -> int:
+    """1 or 2 if ``lines[index]`` is a setext heading (text over ``===`` or ``---``)."""
+    if index + 1 >= len(lines) or not lines[index].strip():
+        return 0
+    if _ATX_HEADING.match(lines[index]) or _LINE_MARKERS.match(lines[index]):
+        return 0
+    if index > 0 and lines[index - 1].strip():
+        return 0  # the last line of a paragraph: "---" under it is Markdown's h2, rare
+    underline = lines[index + 1].strip()
+    if underline and set(underline) == {"="}:
+        return 1
+    if len(underline) >= 3 and set(underline) == {"-"}:
+        return 2
+    return 0
+
+
+def _is_setext_underline(lines: list[str], index: int) -> bool:
+    return index > 0 and _setext_level(lines, index - 1) > 0
+
+
+def _book_title(sections: list[_Section], default_title: str) -> tuple[str, list[_Section]]:
+    """A lone leading ``# Title`` over ``##`` chapters names the book, not a chapter."""
+    level_one = [s for s in sections if s.level == 1]
+    has_level_two = any(s.level == 2 for s in sections)
+    leading = not "".join(sections[0].lines).strip() and sections[1:2] == level_one[:1]
+    if len(level_one) == 1 and has_level_two and leading:
+        first_heading = sections[1]
+        if first_heading is level_one[0]:
+            title = first_heading.title
+            # Its text (a foreword, a dedication) stays as an untitled first chapter.
+            first_heading.title = ""
+            return title or default_title, sections
+    return default_title, sections
+
+
+def _inline(text: str) -> str:
+    for pattern, replacement in _INLINE:
+        text = pattern.sub(replacement, text)
+    return text.replace("\\", "").strip()
+
+
+def _clean_body(lines: list[str], *, markdown: bool) -> str:
+    if markdown:
+        lines = [
+            "" if _RULE.match(line) else _inline(_LINE_MARKERS.sub("", line))
+            for line in lines
+            if not _LINK_DEFINITION.match(line)
+        ]
+    body = "\n".join(line.rstrip() for line in lines)
+    return _BLANK_RUN.sub("\n\n", body).strip("\n").strip()
