@@ -1,0 +1,77 @@
+"""The TTS engine contract: what every engine offers and returns.
+
+An engine turns one chunk of already-normalised text into 16-bit mono PCM. Engines are
+created once per process (see :func:`ttsqueue.tts.get_engine`) and called from worker
+pool processes, so ``synthesize`` is blocking and must be safe to call repeatedly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ttsqueue.models import Voice
+
+# Bounds every engine accepts for Voice.speed and Voice.pitch (engines clamp further).
+MIN_SPEED = 0.25
+MAX_SPEED = 4.0
+MIN_PITCH = 0.0
+MAX_PITCH = 2.0
+MAX_PAUSE_MS = 10_000
+
+DEFAULT_SENTENCE_PAUSE_MS = 250
+DEFAULT_PARAGRAPH_PAUSE_MS = 600
+
+
+class EngineError(Exception):
+    """An unknown engine or voice, or a failed synthesis. The message is shown to users."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceInfo:
+    engine: str
+    name: str  # what goes in Voice.name
+    language: str
+    gender: str | None
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """Synthesized audio: signed 16-bit little-endian mono PCM."""
+
+    pcm: bytes
+    sample_rate: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm) / 2 / self.sample_rate if self.sample_rate else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One piece of a chapter for one ``synthesize`` call, and the silence after it."""
+
+    text: str
+    pause_after_ms: int
+
+
+class Engine(Protocol):
+    name: str
+    max_chunk_chars: int  # the longest text one synthesize() call should get
+
+    def voices(self) -> list[VoiceInfo]: ...
+
+    def synthesize(self, text: str, voice: Voice) -> Speech:
+        """Blocking; raises EngineError for an unknown voice or a failed synthesis."""
+        ...
+
+
+@runtime_checkable
+class ChecksVoices(Protocol):
+    """Engines whose accepted voice names are more than their ``voices()`` list
+    (espeak variants such as ``en-us+f3``, piper model paths)."""
+
+    def check_voice_name(self, name: str) -> str | None:
+        """None when the engine can speak with ``name``, else a user-facing message."""
+        ...
