@@ -1,0 +1,135 @@
+"""The HTTP API's application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ttsqueue import __version__, tts
+from ttsqueue.api import errors
+from ttsqueue.api.deps import ApiState
+from ttsqueue.api.ratelimit import SlidingWindow
+from ttsqueue.api.routes import audio, events, health, jobs, legacy, stats, voices
+from ttsqueue.api.schemas import JobCreate
+from ttsqueue.backends import open_backend
+from ttsqueue.queue import Queue
+from ttsqueue.settings import Settings
+from ttsqueue.storage import Storage
+
+DESCRIPTION = """Books in, audiobooks out.
+
+Submit a book (`POST /v1/jobs`), follow it (`GET /v1/jobs/{id}`, or live with
+`GET /v1/jobs/{id}/events`), then download the audiobook and its chapters. Every route
+but `/v1/health` and the docs needs `Authorization: Bearer <JWT or API key>`. Errors
+answer `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
+"""
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` (413): by Content-Length up front, and by
+    counting what actually arrives (a chunked or lying client)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, scope: Scope, send: Send, status: int, msg: str) -> None:
+        from starlette.responses import JSONResponse
+
+        item = errors.ErrorItem(loc=["header", "Content-Length"], msg=msg, type="invalid")
+        response = JSONResponse(errors.error_body(scope.get("path", ""), [item]), status)
+        await response(scope, _no_receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                if not value.strip().isdigit():
+                    await self._refuse(scope, send, 400, "invalid Content-Length")
+                    return
+                if int(value) > self.max_bytes:
+                    await self._refuse(
+                        scope, send, 413, f"request body larger than {self.max_bytes} bytes"
+                    )
+                    return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise errors.BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _state(settings: Settings, queue: Queue) -> ApiState:
+    return ApiState(
+        settings=settings,
+        queue=queue,
+        storage=Storage(settings.audio_dir),
+        submissions=SlidingWindow(settings.submissions_per_minute),
+    )
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the JSON body of POST /v1/jobs, which the route reads itself
+    (it also takes text and file uploads)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    extra = JobCreate.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(extra.pop("$defs", {}))
+    components["JobCreate"] = extra
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
+    """The API on ``queue`` when given (``ttsqueue up`` shares one with its worker);
+    otherwise the app opens its own store from ``settings.database_url`` at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if queue is not None:
+            yield
+            return
+        backend = open_backend(settings.database_url, settings.backend_options)
+        await backend.open()
+        try:
+            app.state.api = _state(settings, Queue(backend, settings, check_voice=tts.check_voice))
+            yield
+        finally:
+            await backend.close()
+
+    app = FastAPI(
+        title="ttsqueue",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    if queue is not None:
+        app.state.api = _state(settings, queue)
+    errors.install(app)
+    for module in (jobs, events, audio, voices, stats, health, legacy):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

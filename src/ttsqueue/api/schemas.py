@@ -1,0 +1,234 @@
+"""Request (``*Create``/``*In``) and response (``*Public``) bodies of the HTTP API.
+
+Every number has bounds, so NaN, infinities and huge values are refused with a 422
+naming the field instead of reaching the queue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ttsqueue.models import JobStatus, TaskStatus
+from ttsqueue.queue import MAX_KEY_CHARS, MAX_TITLE_CHARS
+from ttsqueue.tts.base import MAX_PAUSE_MS, MAX_PITCH, MAX_SPEED, MIN_PITCH, MIN_SPEED
+
+OutputFormat = Literal["m4b", "mp3", "opus", "m4a", "flac", "wav"]
+MAX_EPOCH = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+
+Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS)]
+ShortId = Annotated[str, Field(max_length=MAX_KEY_CHARS)]
+Epoch = Annotated[float, Field(ge=0, le=MAX_EPOCH, description="seconds since the Unix epoch")]
+PauseMs = Annotated[int, Field(ge=0, le=MAX_PAUSE_MS)]
+
+
+# -- requests ------------------------------------------------------------------------
+
+
+class VoiceIn(BaseModel):
+    engine: Annotated[str, Field(min_length=1, max_length=50)] | None = Field(
+        None, description="TTS engine (default from the server's settings)", examples=["espeak"]
+    )
+    name: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        None, description="voice name within the engine; see GET /v1/voices", examples=["en-us"]
+    )
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+    pitch: Annotated[float, Field(ge=MIN_PITCH, le=MAX_PITCH)] | None = None
+    sentence_pause_ms: PauseMs | None = None
+    paragraph_pause_ms: PauseMs | None = None
+
+
+class ChapterIn(BaseModel):
+    id: ShortId | None = Field(None, description="the client's own id for the chapter")
+    title: Title = ""
+    text: str = Field(description="the chapter's text (limits: see the server's settings)")
+
+
+class JobCreate(BaseModel):
+    """A book to read aloud."""
+
+    title: Title = ""
+    author: Title = ""
+    work_id: ShortId | None = Field(None, description="the client's own id for the book")
+    chapters: list[ChapterIn] = Field(description="in reading order, at least one")
+    voice: VoiceIn | None = None
+    output_format: OutputFormat | None = Field(None, description="default from settings")
+    priority: Annotated[int, Field(ge=0, le=9)] | None = Field(
+        None, description="0 (lowest) to 9 within the caller's tier; default 5"
+    )
+    run_at: Epoch | datetime | None = Field(
+        None, description="start no earlier than this (ISO 8601, or epoch seconds)"
+    )
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS)] | None = Field(
+        None, description="a repeat with the same key answers the existing job (200)"
+    )
+
+
+class PriorityUpdate(BaseModel):
+    priority: int = Field(ge=0, le=99, description="the job's effective priority (admins)")
+
+
+# -- responses -----------------------------------------------------------------------
+
+
+class VoicePublic(BaseModel):
+    engine: str
+    name: str
+    speed: float
+    pitch: float | None
+    sentence_pause_ms: int | None
+    paragraph_pause_ms: int | None
+
+
+class ChapterPublic(BaseModel):
+    index: int = Field(description="1-based, as in /chapters/{n}/audio")
+    title: str
+    status: TaskStatus
+    attempts: int
+    max_attempts: int
+    progress: float = Field(description="0..1 within the chapter")
+    duration_s: float | None
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    audio_url: str | None = Field(description="set once the chapter is done")
+
+
+class JobSummary(BaseModel):
+    id: str
+    user_id: str
+    status: JobStatus
+    priority: int
+    title: str
+    author: str
+    work_id: str | None
+    voice: VoicePublic
+    output_format: str
+    progress_percent: float
+    progress_message: str
+    current_chapter: int | None = Field(description="1-based")
+    total_chapters: int
+    completed_chapters: int
+    attempts: int
+    error: str | None
+    idempotency_key: str | None
+    created_at: datetime
+    updated_at: datetime
+    run_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    audio_url: str | None = Field(description="the book's audio, once completed")
+    duration_s: float | None = Field(description="the book's length, once completed")
+    events_url: str
+
+
+class JobPublic(JobSummary):
+    chapters: list[ChapterPublic]
+
+
+class JobPage(BaseModel):
+    items: list[JobSummary]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class EventPublic(BaseModel):
+    job_id: str
+    user_id: str
+    seq: int = Field(description="per job, from 1, no gaps; the SSE id")
+    type: str
+    data: dict[str, object]
+    at: datetime
+
+
+class VoiceInfoPublic(BaseModel):
+    engine: str
+    name: str
+    language: str
+    gender: str | None
+    description: str
+
+
+class WorkerPublic(BaseModel):
+    id: str
+    host: str
+    pid: int
+    concurrency: int
+    tasks: list[str]
+    started_at: datetime
+    last_seen_at: datetime
+
+
+class StatsPublic(BaseModel):
+    scope: Literal["all", "user"]
+    jobs: dict[str, int] = Field(description="by job status")
+    tasks: dict[str, int] = Field(description="by task status")
+    users: int
+    oldest_pending_at: datetime | None
+    workers: list[WorkerPublic] | None = Field(None, description="admins only")
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "unavailable"]
+    store: str
+    version: str
+
+
+# -- the original /api/tts/queue shape -----------------------------------------------
+
+
+class LegacyVoiceSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    voice: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    engine: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+
+
+class LegacyChapter(BaseModel):
+    id: ShortId | int | None = None
+    title: Title = ""
+    text: str
+
+
+class LegacySubmit(BaseModel):
+    workId: ShortId | int | None = None  # the original field names
+    chapters: list[LegacyChapter]
+    voiceSettings: LegacyVoiceSettings | None = None
+    jobType: Annotated[str, Field(max_length=50)] | None = None
+    title: Title = ""
+    author: Title = ""
+    outputFormat: OutputFormat | None = None
+    idempotencyKey: Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS)] | None = None
+
+
+class LegacyStatus(BaseModel):
+    success: bool = True
+    jobId: str
+    status: JobStatus
+    progressPercent: float
+    progressMessage: str
+    currentChapter: int | None
+    totalChapters: int
+    error: str | None
+    audioUrl: str | None
+    createdAt: datetime
+
+
+class LegacySubmitted(LegacyStatus):
+    message: str
+    created: bool
+
+
+class LegacyList(BaseModel):
+    success: bool = True
+    jobs: list[LegacyStatus]
+    nextCursor: str | None
+
+
+class LegacyCancelled(BaseModel):
+    success: bool = True
+    jobId: str
+    status: JobStatus

@@ -1,0 +1,197 @@
+"""Reading a submitted book from the request: JSON, plain text/Markdown, or an uploaded file.
+
+``POST /v1/jobs`` takes three bodies:
+
+* ``application/json`` — a :class:`~ttsqueue.api.schemas.JobCreate`;
+* ``text/plain`` or ``text/markdown`` — the book itself, split into chapters at its
+  headings; title, voice, format and the rest come from query parameters;
+* ``multipart/form-data`` — a book file in the part named ``file`` (``.txt``, ``.md``,
+  ``.epub``), with the same query parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from ttsqueue.api.errors import ApiError, pydantic_error
+from ttsqueue.api.schemas import (
+    MAX_EPOCH,
+    JobCreate,
+    OutputFormat,
+    PauseMs,
+    ShortId,
+    Title,
+    VoiceIn,
+)
+from ttsqueue.books import BookError, parse_book, parse_text
+from ttsqueue.models import Chapter, Voice
+from ttsqueue.queue import MAX_KEY_CHARS, BookRequest
+from ttsqueue.settings import Settings
+from ttsqueue.tts.base import MAX_PITCH, MAX_SPEED, MIN_PITCH, MIN_SPEED
+
+JSON_TYPES = ("application/json",)
+TEXT_TYPES = ("text/plain", "text/markdown")
+MULTIPART = "multipart/form-data"
+
+
+class SubmitQuery(BaseModel):
+    """Book settings for text and file uploads (a JSON body carries its own)."""
+
+    title: Title = ""
+    author: Title = ""
+    work_id: ShortId | None = None
+    engine: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    voice: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        None, description="voice name"
+    )
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+    pitch: Annotated[float, Field(ge=MIN_PITCH, le=MAX_PITCH)] | None = None
+    sentence_pause_ms: PauseMs | None = None
+    paragraph_pause_ms: PauseMs | None = None
+    output_format: OutputFormat | None = None
+    priority: Annotated[int, Field(ge=0, le=9)] | None = None
+    run_at: Annotated[float, Field(ge=0, le=MAX_EPOCH)] | datetime | None = None
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS)] | None = None
+    markdown: bool | None = Field(
+        None, description="text bodies: split at Markdown headings (default: by content type)"
+    )
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def epoch(value: float | datetime | None) -> float | None:
+    if value is None or isinstance(value, float | int):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return max(0.0, value.timestamp())
+
+
+def to_voice(v: VoiceIn | None, settings: Settings) -> Voice | None:
+    if v is None:
+        return None
+    return Voice(
+        engine=v.engine or settings.default_engine,
+        name=v.name or settings.default_voice,
+        speed=v.speed,
+        pitch=v.pitch,
+        sentence_pause_ms=v.sentence_pause_ms,
+        paragraph_pause_ms=v.paragraph_pause_ms,
+    )
+
+
+def from_json(body: bytes, settings: Settings, header_key: str | None) -> BookRequest:
+    if not body.strip():
+        raise ApiError(422, "a JSON object is required", loc=["body"], type="missing")
+    try:
+        job = JobCreate.model_validate_json(body)
+    except ValidationError as exc:
+        raise pydantic_error(exc) from None
+    return BookRequest(
+        chapters=[Chapter(title=c.title, text=c.text, id=c.id) for c in job.chapters],
+        title=job.title,
+        author=job.author,
+        voice=to_voice(job.voice, settings),
+        output_format=job.output_format,
+        priority=job.priority,
+        run_at=epoch(job.run_at),
+        idempotency_key=job.idempotency_key or header_key,
+        work_id=job.work_id,
+    )
+
+
+def _from_query(
+    q: SubmitQuery, chapters: list[Chapter], title: str, author: str, settings: Settings
+) -> BookRequest:
+    voice = None
+    if q.engine or q.voice or q.speed != 1.0 or q.pitch is not None:
+        voice = to_voice(
+            VoiceIn(
+                engine=q.engine,
+                name=q.voice,
+                speed=q.speed,
+                pitch=q.pitch,
+                sentence_pause_ms=q.sentence_pause_ms,
+                paragraph_pause_ms=q.paragraph_pause_ms,
+            ),
+            settings,
+        )
+    return BookRequest(
+        chapters=chapters,
+        title=q.title or title,
+        author=q.author or author,
+        voice=voice,
+        output_format=q.output_format,
+        priority=q.priority,
+        run_at=epoch(q.run_at),
+        idempotency_key=q.idempotency_key,
+        work_id=q.work_id,
+    )
+
+
+def from_text(body: bytes, markdown: bool, q: SubmitQuery, settings: Settings) -> BookRequest:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            422, f"the text is not UTF-8 (invalid byte at {exc.start})", loc=["body"]
+        ) from None
+    try:
+        book = parse_text(text, markdown=markdown, default_title=q.title)
+    except BookError as exc:
+        raise ApiError(422, str(exc), loc=["body"]) from None
+    return _from_query(q, book.chapters, book.title, book.author, settings)
+
+
+async def from_upload(request: Request, q: SubmitQuery, settings: Settings) -> BookRequest:
+    form = await request.form(max_files=1, max_fields=20)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(422, "upload the book in a file part named 'file'", loc=["body", "file"])
+        data = await upload.read()
+        name = upload.filename or "book.txt"
+        try:
+            book = await run_in_threadpool(parse_book, name, data)
+        except BookError as exc:
+            raise ApiError(422, str(exc), loc=["body", "file"]) from None
+    finally:
+        await form.close()
+    return _from_query(q, book.chapters, book.title, book.author, settings)
+
+
+async def read_book(
+    request: Request, q: SubmitQuery, settings: Settings, header_key: str | None
+) -> BookRequest:
+    """The book in this request, whatever its content type; raises :class:`ApiError`."""
+    kind = media_type(request)
+    book: BookRequest
+    if kind == MULTIPART:
+        book = await from_upload(request, q, settings)
+    else:
+        data = await request.body()
+        if kind in ("", *JSON_TYPES) or kind.endswith("+json"):
+            return from_json(data, settings, header_key)
+        if kind in TEXT_TYPES:
+            markdown = q.markdown if q.markdown is not None else kind == "text/markdown"
+            book = from_text(data, markdown, q, settings)
+        else:
+            raise ApiError(
+                415,
+                f"unsupported content type {kind!r}: send application/json, text/plain, "
+                "text/markdown or multipart/form-data",
+                loc=["header", "Content-Type"],
+                type="unsupported_media_type",
+            )
+    if book.idempotency_key is None and header_key:
+        book = dataclasses.replace(book, idempotency_key=header_key)
+    return book
