@@ -81,7 +81,8 @@ async def submit_job(
     result = await state.queue.add_job(user, book)
     response.status_code = 201 if result.created else 200
     response.headers["Location"] = present.job_url(result.job.id)
-    return present.job(result.job)
+    job = result.job if result.job.tasks else await state.queue.get_job(user, result.job.id)
+    return present.job(job)
 
 
 def encode_cursor(cursor: str | None) -> str | None:
