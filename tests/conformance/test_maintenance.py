@@ -1,0 +1,156 @@
+"""Maintenance and registries: prune, reap, wake-ups, workers, API keys."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from tests.conformance.helpers import add, book, claim, claim_one, finish, poll, run_job
+from ttsqueue.backends.base import Backend, BackendOptions, Capabilities, WorkerInfo
+from ttsqueue.models import ApiKey, JobStatus, ReapResult
+
+
+async def test_open_store_answers_and_declares_capabilities(backend: Backend) -> None:
+    await backend.ping()
+    assert isinstance(backend.capabilities, Capabilities)
+    assert await backend.reap() == ReapResult(requeued=0, failed=0)
+
+
+async def test_prune_removes_only_old_finished_jobs(backend: Backend) -> None:
+    done = await add(backend, book("alice", 1, idempotency_key="done"))
+    await run_job(backend, done.id)
+    failed = await add(backend, book("alice", 1))
+    assert await backend.fail((await claim_one(backend)).lease, error="x", retry_at=None)
+    cancelled = await add(backend, book("bob", 1))
+    await backend.cancel(cancelled.id)
+    running = await add(backend, book("bob", 2))
+    await claim_one(backend)
+    queued = await add(backend, book("carol", 1))
+    finished_by = time.time()
+
+    assert await backend.prune(older_than=finished_by - 3600) == 0
+    assert await backend.prune(older_than=finished_by + 1) == 3
+    for gone in (done, failed, cancelled):
+        assert await backend.get(gone.id) is None
+        assert await backend.events(gone.id) == []
+    for kept in (running, queued):
+        assert await backend.get(kept.id) is not None
+        assert await backend.events(kept.id) != []
+    stats = await backend.stats()
+    assert stats.jobs[JobStatus.PROCESSING] == 1 and stats.jobs[JobStatus.QUEUED] == 1
+    assert stats.jobs[JobStatus.COMPLETED] == 0 and stats.tasks["cancelled"] == 0
+    assert await backend.prune(older_than=time.time() + 1) == 0
+
+    (again,) = await backend.enqueue([book("alice", 1, idempotency_key="done")])
+    assert again.created  # the pruned job no longer holds its key
+
+
+async def test_wait_for_work_times_out_quietly(backend: Backend) -> None:
+    await backend.wait_for_work(0.1)
+
+
+async def wakes_on(backend: Backend, make_work: Callable[[], Awaitable[None]]) -> None:
+    """Wait (with a long timeout) while ``make_work`` is repeated until the waiter wakes."""
+    waiter = asyncio.create_task(backend.wait_for_work(60))
+    try:
+        end = time.monotonic() + 20
+        while not waiter.done():
+            assert time.monotonic() < end, "wait_for_work did not wake on new work"
+            await make_work()
+            await asyncio.wait({waiter}, timeout=0.5)
+    finally:
+        waiter.cancel()
+
+
+async def test_wait_for_work_wakes_on_enqueue_and_release(backend: Backend) -> None:
+    if not backend.capabilities.push_wakeups:
+        pytest.skip("this store only polls")
+
+    async def enqueue() -> None:
+        await add(backend, book("alice", 1))
+
+    await wakes_on(backend, enqueue)
+
+    async def release() -> None:
+        for t in await claim(backend):
+            await backend.release([t.lease])
+
+    await wakes_on(backend, release)
+
+
+def worker(worker_id: str, *tasks: str) -> WorkerInfo:
+    return WorkerInfo(
+        id=worker_id,
+        host="host-1",
+        pid=1234,
+        version="0.1.0",
+        concurrency=4,
+        tasks=tasks,
+        started_at=1_700_000_000.0,
+    )
+
+
+async def test_workers_registry(backend: Backend) -> None:
+    before = time.time()
+    await backend.register_worker(worker("w-b"))
+    await backend.register_worker(worker("w-a", "job.0"))
+    listed = await backend.list_workers()
+    assert [w.id for w in listed] == ["w-a", "w-b"]
+    a = listed[0]
+    assert (a.host, a.pid, a.version, a.concurrency, a.tasks) == (
+        "host-1",
+        1234,
+        "0.1.0",
+        4,
+        ("job.0",),
+    )
+    assert a.started_at == 1_700_000_000.0
+    assert before - 0.5 <= a.last_seen_at <= time.time() + 0.5
+
+    await backend.register_worker(worker("w-a", "job.1", "job.2"))
+    assert (await backend.list_workers())[0].tasks == ("job.1", "job.2")
+    await backend.unregister_worker("w-a")
+    await backend.unregister_worker("never-registered")
+    assert [w.id for w in await backend.list_workers()] == ["w-b"]
+
+
+@pytest.mark.parametrize("backend_options", [BackendOptions(worker_ttl_s=0.3)])
+async def test_a_silent_worker_drops_off_the_list(backend: Backend) -> None:
+    await backend.register_worker(worker("w-1"))
+
+    async def gone() -> bool:
+        return await backend.list_workers() == []
+
+    await poll(gone)
+    await backend.register_worker(worker("w-1"))
+    assert [w.id for w in await backend.list_workers()] == ["w-1"]
+
+
+async def test_api_keys(backend: Backend) -> None:
+    key = ApiKey(
+        id="key-1",
+        key_hash="ab" * 32,
+        user_id="alice",
+        premium=True,
+        admin=False,
+        label="laptop",
+        created_at=1_700_000_000.0,
+    )
+    await backend.put_api_key(key)
+    assert await backend.get_api_key("ab" * 32) == key
+    assert await backend.get_api_key("cd" * 32) is None
+    assert await backend.revoke_api_key("key-1") is True
+    assert await backend.revoke_api_key("key-1") is False
+    assert await backend.get_api_key("ab" * 32) is None
+
+
+async def test_finished_work_is_not_claimed_again(backend: Backend) -> None:
+    job = await add(backend, book("alice", 1))
+    await finish(backend, await claim_one(backend))
+    await finish(backend, await claim_one(backend))
+    assert await claim(backend) == []
+    assert (await backend.stats()).tasks["completed"] == 2
+    assert job.total_chapters == 1
