@@ -62,7 +62,9 @@ _TITLES = {
     "Messrs": "Messieurs", "Mme": "Madame", "Mlle": "Mademoiselle",
 }  # fmt: skip
 _BARE_TITLES = ("Mr", "Mrs", "Ms", "Dr", "St")  # British style, without the period
-_TITLE = re.compile(rf"\b(?:({'|'.join(_TITLES)})\.|({'|'.join(_BARE_TITLES)}))(?=\s+[A-Z\d])")
+_TITLE = re.compile(
+    rf"\b(?:({'|'.join(_TITLES)})\.(\s*$)?|({'|'.join(_BARE_TITLES)})(?=\s+[A-Z\d]))", re.MULTILINE
+)
 _STREETS = {"St": "Street", "Rd": "Road", "Ave": "Avenue", "Blvd": "Boulevard", "Dr": "Drive"}
 _STREET = re.compile(r"\b([A-Z][a-z]+ )(St|Rd|Ave|Blvd)\.(?=(\s+[A-Z]|\s*$)?)", re.MULTILINE)
 _SUFFIXES = {"Jr": "Junior", "Sr": "Senior"}
@@ -82,11 +84,14 @@ _NUMBER_ABBREV_WORDS = {
     "ca": "circa",
     "c": "circa",
 }
+_CLOCK_GLUED = re.compile(r"\b(\d{1,2})\s?([aApP])[mM]\b")
 _CLOCK = re.compile(r"\b([aApP])\.\s?[mM]\.(?=(\s+[A-Z]|\s*$)?)", re.MULTILINE)
 
 
 def _title(m: re.Match[str]) -> str:
-    return _TITLES[m.group(1) or m.group(2)]
+    if m.group(1):  # "Mr." and friends; the period stays only where it ended the text
+        return _TITLES[m.group(1)] + ("." + m.group(2) if m.group(2) is not None else "")
+    return _TITLES[m.group(3)]
 
 
 def _clock(m: re.Match[str]) -> str:
@@ -120,10 +125,10 @@ _DECADE = re.compile(r"(?<![\w'\u2019])['\u2019]?(\d{2})?(\d)0s\b")
 _ORDINAL = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)(st|nd|rd|th)\b", re.IGNORECASE)
 _GROUPED = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?:\.(\d+))?(?![\d,]\d)")
 _DECIMAL = re.compile(r"(?<![\d.,])(\d+)\.(\d+)(?!\.?\d)")
-_YEAR = re.compile(r"(?<![\d.,])(1\d{3}|20\d{2})(?![\d%]|[.,]\d)")
+_YEAR = re.compile(r"(?<![\w.,])(1\d{3}|20\d{2})(?![\d%]|[.,]\d)")
 _NEGATIVE = re.compile(r"(?<![\w\d.,-])-(?=\d)")
 _RANGE = re.compile(r"(?<=\d)\s?\u2013\s?(?=\d)")
-_INTEGER = re.compile(r"(?<![\d.,])(\d+)(?![\d]|[.,]\d)")
+_INTEGER = re.compile(r"(?<![\w.,])(\d+)(?!\w|[.,]\d)")
 
 
 def _int(text: str) -> int:
@@ -221,6 +226,7 @@ _RULES: tuple[_Rule, ...] = (
     (_LATIN, lambda m: _LATIN_WORDS[m.group(1).lower()]),
     (_ETC, lambda m: "et cetera."),
     (_NUMBER_ABBREV, lambda m: _NUMBER_ABBREV_WORDS[m.group(1).lower()]),
+    (_CLOCK_GLUED, lambda m: f"{m.group(1)} {m.group(2).upper()}M"),
     (_CLOCK, _clock),
     (_MONEY, _money),
     (_PERCENT, lambda m: f"{_number_words(m.group(1))} percent"),
