@@ -1,0 +1,350 @@
+-- Shared by every script (prepended at load time). Calling convention:
+--   KEYS[1] = the schema_version key (routes the call on Cluster);
+--   ARGV[1] = key prefix, ARGV[2] = events kept per job, ARGV[3] = retention seconds
+--   (0: keep finished jobs forever), ARGV[4] = the schema version this code writes;
+--   a script's own arguments start at ARGV[5].
+-- Every script returns {last event id appended (0 if none), result}.
+-- Key templates come from ttsqueue/backends/keys.py, rendered below as a table.
+local P = ARGV[1]
+local EVENTS_MAX = tonumber(ARGV[2])
+local RETENTION = tonumber(ARGV[3])
+local K = {{KEYS}}
+local FIFO_SPAN = 1048576 -- FIFO score = job order * FIFO_SPAN + task index
+local LAST_EVENT = 0
+local WAKE = false
+
+local function key(name, a, b)
+  return P .. string.format(K[name], a, b)
+end
+
+local function reply(x)
+  if WAKE then
+    redis.call('PUBLISH', key('wake_channel'), '1')
+  end
+  return {LAST_EVENT, x}
+end
+
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+-- The shortest text that reads back as the same double.
+local function num(x)
+  for _, f in ipairs({'%.15g', '%.16g', '%.17g'}) do
+    local s = string.format(f, x)
+    if tonumber(s) == x then return s end
+  end
+  return string.format('%.17g', x)
+end
+
+local function jstr(s)
+  s = string.gsub(s, '[%c"\\]', function(c)
+    if c == '"' then return '\\"' end
+    if c == '\\' then return '\\\\' end
+    return string.format('\\u%04x', string.byte(c))
+  end)
+  return '"' .. s .. '"'
+end
+
+-- JSON object from an ordered list {k1, v1, k2, v2, ...}; a value is a string, a
+-- number, a boolean, false-ish nil (written as null when given as cjson.null) or
+-- {raw = '<json text>'}.
+local function jobj(pairs_)
+  local out = {}
+  for i = 1, #pairs_, 2 do
+    local v = pairs_[i + 1]
+    local t = type(v)
+    local text
+    if v == nil or v == cjson.null then text = 'null'
+    elseif t == 'number' then text = num(v)
+    elseif t == 'boolean' then text = v and 'true' or 'false'
+    elseif t == 'table' then text = v.raw
+    else text = jstr(v) end
+    out[#out + 1] = jstr(pairs_[i]) .. ':' .. text
+  end
+  return '{' .. table.concat(out, ',') .. '}'
+end
+
+local function split_task(tid)
+  local jid, idx = string.match(tid, '^(.+)%.(%d+)$')
+  if not jid then return nil, nil end
+  return jid, tonumber(idx)
+end
+
+local function tf(idx, field) return idx .. '.' .. field end
+
+-- Job fields every transition needs, cached for the script's duration.
+local JOBS = {}
+local function job_info(jid)
+  local j = JOBS[jid]
+  if j then return j end
+  local v = redis.call('HMGET', key('job', jid), 'user_id', 'status', 'priority', 'order',
+    'total', 'max_attempts', 'completed', 'idem')
+  if not v[1] then return nil end
+  j = {id = jid, user = v[1], status = v[2], priority = tonumber(v[3]), order = tonumber(v[4]),
+    n = tonumber(v[5]), max_attempts = tonumber(v[6]), completed = tonumber(v[7]), idem = v[8]}
+  JOBS[jid] = j
+  return j
+end
+
+local function count(user, field, delta)
+  redis.call('HINCRBY', key('counts'), field, delta)
+  redis.call('HINCRBY', key('user_counts', user), field, delta)
+end
+
+local function set_task_status(j, idx, from, to)
+  redis.call('HSET', key('tasks', j.id), tf(idx, 's'), to)
+  count(j.user, 't:' .. from, -1)
+  count(j.user, 't:' .. to, 1)
+end
+
+local function set_job_status(j, to)
+  redis.call('HSET', key('job', j.id), 'status', to)
+  count(j.user, 'j:' .. j.status, -1)
+  count(j.user, 'j:' .. to, 1)
+  j.status = to
+end
+
+local function emit(j, etype, data, now)
+  local seq = redis.call('HINCRBY', key('job', j.id), 'seq', 1)
+  local id = redis.call('INCR', key('eventid'))
+  local ev = jobj({'job_id', j.id, 'user_id', j.user, 'seq', seq, 'type', etype,
+    'data', {raw = data}, 'at', now, 'id', id})
+  redis.call('XADD', key('events', j.id), 'MAXLEN', '~', EVENTS_MAX, seq .. '-0', 'e', ev)
+  redis.call('PUBLISH', key('event_channel'), ev)
+  LAST_EVENT = id
+end
+
+local function chapter_message(idx, total, title)
+  local base = 'Chapter ' .. (idx + 1) .. ' of ' .. total
+  if title and title ~= '' then return base .. ': ' .. title end
+  return base
+end
+
+-- Recompute the job's progress_percent exactly as models.job_progress does.
+local function refresh_progress(j)
+  local jk = key('job', j.id)
+  local pct
+  if j.status == 'completed' then
+    pct = 100
+  elseif j.n <= 0 then
+    pct = 0
+  else
+    local fields = {}
+    for i = 0, j.n - 1 do
+      fields[#fields + 1] = tf(i, 's')
+      fields[#fields + 1] = tf(i, 'p')
+    end
+    local v = redis.call('HMGET', key('tasks', j.id), unpack(fields))
+    local running = 0
+    for i = 1, #v, 2 do
+      if v[i] == 'running' then running = running + tonumber(v[i + 1]) end
+    end
+    local value = 100.0 * (j.completed + running) / j.n
+    pct = math.min(99, tonumber(string.format('%.1f', value)))
+  end
+  redis.call('HSET', jk, 'progress', num(pct))
+  return pct
+end
+
+-- Claim structures --------------------------------------------------------------------
+
+local function ready_add(j, tid, idx)
+  local p, u = j.priority, j.user
+  local score = num(j.order * FIFO_SPAN + idx)
+  redis.call('ZADD', key('ready', p, u), score, tid)
+  redis.call('ZADD', key('fifo'), score, tid)
+  local served = redis.call('HGET', key('user', u), 'last_served') or '0'
+  redis.call('ZADD', key('rr', p), 'NX', served, u)
+  redis.call('ZADD', key('prios'), 'NX', p, p)
+end
+
+-- A task turns pending, due at run_at: ready now, or delayed until then.
+local function pending_add(j, tid, idx, run_at, now)
+  redis.call('ZADD', key('pending'), num(run_at), tid)
+  redis.call('ZADD', key('user_pending', j.user), num(run_at), tid)
+  if run_at <= now then
+    ready_add(j, tid, idx)
+    WAKE = true
+  else
+    redis.call('ZADD', key('delayed'), num(run_at), tid)
+  end
+end
+
+local function ready_remove(p, u, tid)
+  local rk = key('ready', p, u)
+  if redis.call('ZREM', rk, tid) == 1 and redis.call('EXISTS', rk) == 0 then
+    local rr = key('rr', p)
+    redis.call('ZREM', rr, u)
+    if redis.call('EXISTS', rr) == 0 then redis.call('ZREM', key('prios'), p) end
+  end
+  redis.call('ZREM', key('fifo'), tid)
+end
+
+-- A task stops being pending (claimed, cancelled or re-prioritised).
+local function pending_remove(j, tid)
+  redis.call('ZREM', key('pending'), tid)
+  redis.call('ZREM', key('user_pending', j.user), tid)
+  redis.call('ZREM', key('delayed'), tid)
+  ready_remove(j.priority, j.user, tid)
+end
+
+-- Delayed tasks whose run_at has come join the claim structures.
+local function promote_due(now)
+  local due = redis.call('ZRANGEBYSCORE', key('delayed'), '-inf', num(now))
+  for _, tid in ipairs(due) do
+    redis.call('ZREM', key('delayed'), tid)
+    local jid, idx = split_task(tid)
+    local j = jid and job_info(jid)
+    if j then ready_add(j, tid, idx) end
+  end
+  return #due
+end
+
+-- A running task stops running (its user's slot frees up, its lease is dropped).
+local function stop_running(j, tid)
+  redis.call('ZREM', key('leases'), tid)
+  redis.call('HINCRBY', key('user', j.user), 'running', -1)
+  if redis.call('EXISTS', key('user_pending', j.user)) == 1 then WAKE = true end
+end
+
+-- Finished jobs ----------------------------------------------------------------------
+
+local JOB_KEYS = {'job', 'tasks', 'text', 'events'}
+
+local function finish(j, now)
+  local statuses = redis.call('HMGET', key('tasks', j.id), unpack((function()
+    local f = {}
+    for i = 0, j.n do f[#f + 1] = tf(i, 's') end
+    return f
+  end)()))
+  local tasks = {}
+  for _, s in ipairs(statuses) do tasks[s] = (tasks[s] or 0) + 1 end
+  local t = {}
+  for s, c in pairs(tasks) do t[#t + 1] = s; t[#t + 1] = c end
+  local meta = jobj({'u', j.user, 's', j.status, 'k', j.idem or cjson.null,
+    't', {raw = jobj(t)}})
+  redis.call('ZADD', key('done'), num(now), j.id)
+  redis.call('HSET', key('done_meta'), j.id, meta)
+  if RETENTION > 0 then
+    for _, name in ipairs(JOB_KEYS) do redis.call('EXPIRE', key(name, j.id), RETENTION) end
+  end
+end
+
+local function unfinish(j)
+  for _, name in ipairs(JOB_KEYS) do redis.call('PERSIST', key(name, j.id)) end
+  redis.call('ZREM', key('done'), j.id)
+  redis.call('HDEL', key('done_meta'), j.id)
+end
+
+-- Every unfinished task of the job turns cancelled.
+local function cancel_unfinished(j, now)
+  local tk = key('tasks', j.id)
+  for i = 0, j.n do
+    local s = redis.call('HGET', tk, tf(i, 's'))
+    if s == 'waiting' or s == 'pending' or s == 'running' then
+      local tid = j.id .. '.' .. i
+      if s == 'pending' then pending_remove(j, tid) end
+      if s == 'running' then stop_running(j, tid) end
+      set_task_status(j, i, s, 'cancelled')
+      redis.call('HSET', tk, tf(i, 'ft'), num(now))
+    end
+  end
+end
+
+local function fail_job(j, tid, idx, err, now)
+  local tk = key('tasks', j.id)
+  stop_running(j, tid)
+  set_task_status(j, idx, 'running', 'failed')
+  redis.call('HSET', tk, tf(idx, 'e'), err, tf(idx, 'ft'), num(now))
+  cancel_unfinished(j, now)
+  set_job_status(j, 'failed')
+  redis.call('HSET', key('job', j.id), 'error', err, 'finished_at', num(now), 'updated_at', num(now))
+  refresh_progress(j)
+  emit(j, 'job.failed', jobj({'error', err, 'index', idx}), now)
+  finish(j, now)
+end
+
+local function requeue(j, tid, idx, err, retry_at, now)
+  local tk = key('tasks', j.id)
+  stop_running(j, tid)
+  set_task_status(j, idx, 'running', 'pending')
+  redis.call('HSET', tk, tf(idx, 'ra'), num(retry_at), tf(idx, 'e'), err, tf(idx, 'p'), '0')
+  pending_add(j, tid, idx, retry_at, now)
+  WAKE = true
+  redis.call('HSET', key('job', j.id), 'updated_at', num(now))
+  refresh_progress(j)
+  local attempts = tonumber(redis.call('HGET', tk, tf(idx, 'a')))
+  emit(j, 'task.retrying',
+    jobj({'index', idx, 'attempt', attempts, 'error', err, 'retry_at', retry_at}), now)
+end
+
+-- Tasks whose lease expired: pending again, or failed after max_attempts.
+local function take_back_expired(now)
+  local requeued, failed = 0, 0
+  local expired = redis.call('ZRANGEBYSCORE', key('leases'), '-inf', num(now))
+  for _, tid in ipairs(expired) do
+    local jid, idx = split_task(tid)
+    local j = jid and job_info(jid)
+    local s = j and redis.call('HGET', key('tasks', jid), tf(idx, 's'))
+    if s ~= 'running' then
+      redis.call('ZREM', key('leases'), tid)
+    else
+      local attempts = tonumber(redis.call('HGET', key('tasks', jid), tf(idx, 'a')))
+      if attempts < j.max_attempts then
+        requeue(j, tid, idx, 'lease expired', now, now)
+        requeued = requeued + 1
+      else
+        fail_job(j, tid, idx, 'lease expired', now)
+        failed = failed + 1
+      end
+    end
+  end
+  return requeued, failed
+end
+
+-- The task if this lease holds it: its job, index and task fields, else nil.
+local function held(tid, token)
+  local jid, idx = split_task(tid)
+  if not jid then return nil end
+  local j = job_info(jid)
+  if not j then return nil end
+  local v = redis.call('HMGET', key('tasks', jid), tf(idx, 's'), tf(idx, 'k'), tf(idx, 'p'),
+    tf(idx, 't'))
+  if v[1] ~= 'running' or v[2] ~= token then return nil end
+  return j, idx, {status = v[1], progress = tonumber(v[3]), title = v[4] or ''}
+end
+
+local function schema_check()
+  if redis.call('SET', KEYS[1], ARGV[4], 'NX') then return 1 end
+  return 0
+end
+
+-- Delete finished jobs finished before `cutoff` (their keys may have expired already:
+-- what the counters need is kept in done_meta).
+local function prune_before(cutoff)
+  local ids = redis.call('ZRANGEBYSCORE', key('done'), '-inf', '(' .. num(cutoff),
+    'LIMIT', 0, 1000)
+  for _, jid in ipairs(ids) do
+    local meta = cjson.decode(redis.call('HGET', key('done_meta'), jid) or '{}')
+    for _, name in ipairs(JOB_KEYS) do redis.call('UNLINK', key(name, jid)) end
+    local u = meta.u
+    if u then
+      count(u, 'j:' .. meta.s, -1)
+      for s, c in pairs(meta.t or {}) do count(u, 't:' .. s, -c) end
+      if redis.call('HINCRBY', key('users'), u, -1) <= 0 then
+        redis.call('HDEL', key('users'), u)
+      end
+      redis.call('ZREM', key('user_jobs', u), jid)
+      if meta.k and meta.k ~= cjson.null then
+        local ik = u .. '\n' .. meta.k
+        if redis.call('HGET', key('idem'), ik) == jid then redis.call('HDEL', key('idem'), ik) end
+      end
+    end
+    redis.call('ZREM', key('jobs'), jid)
+    redis.call('ZREM', key('done'), jid)
+    redis.call('HDEL', key('done_meta'), jid)
+  end
+  return #ids
+end

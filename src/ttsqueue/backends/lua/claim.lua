@@ -1,0 +1,113 @@
+-- claim: take back expired leases, promote due tasks, then lease up to `limit` tasks in
+-- claim order (backends/base.py): priority, then the user served least recently, then
+-- FIFO; one slot in `every` is FIFO alone.
+-- ARGV[5] = worker id, ARGV[6] = limit, ARGV[7] = lease seconds, ARGV[8] = every.
+-- Returns {schema re-initialised (1/0), {task id, token, job id, user, index, attempt,
+-- max attempts, lease expiry, kind, payload JSON}...}.
+local now = clock()
+local reinit = schema_check()
+local worker, limit = ARGV[5], tonumber(ARGV[6])
+local lease_s, every = tonumber(ARGV[7]), tonumber(ARGV[8])
+take_back_expired(now)
+promote_due(now)
+
+local USERS = {}
+local function user_state(u)
+  local s = USERS[u]
+  if not s then
+    local v = redis.call('HMGET', key('user', u), 'running', 'cap')
+    s = {running = tonumber(v[1] or '0'), cap = tonumber(v[2] or '1')}
+    USERS[u] = s
+  end
+  return s
+end
+local function under_cap(u)
+  local s = user_state(u)
+  return s.running < s.cap
+end
+
+-- The oldest ready task whose owner is under their cap.
+local function pick_fifo()
+  local fk, start, batch = key('fifo'), 0, 200
+  while true do
+    local ids = redis.call('ZRANGE', fk, start, start + batch - 1)
+    if #ids == 0 then return nil end
+    for _, tid in ipairs(ids) do
+      local j = job_info(split_task(tid))
+      if j and under_cap(j.user) then return tid end
+    end
+    start = start + batch
+  end
+end
+
+-- Highest priority, then least recently served user (ties: FIFO), then FIFO.
+local function pick_normal()
+  for _, p in ipairs(redis.call('ZREVRANGE', key('prios'), 0, -1)) do
+    local users = redis.call('ZRANGE', key('rr', p), 0, -1, 'WITHSCORES')
+    local best, best_served, best_score
+    for i = 1, #users, 2 do
+      local u, served = users[i], tonumber(users[i + 1])
+      if best and served > best_served then break end
+      if under_cap(u) then
+        local head = redis.call('ZRANGE', key('ready', p, u), 0, 0, 'WITHSCORES')
+        if head[1] and (not best or tonumber(head[2]) < best_score) then
+          best, best_served, best_score = head[1], served, tonumber(head[2])
+        end
+      end
+    end
+    if best then return best end
+  end
+  return nil
+end
+
+local function lease(tid, slot)
+  local jid, idx = split_task(tid)
+  local j = job_info(jid)
+  local tk, jk = key('tasks', jid), key('job', jid)
+  pending_remove(j, tid)
+  set_task_status(j, idx, 'pending', 'running')
+  local attempt = redis.call('HINCRBY', tk, tf(idx, 'a'), 1)
+  local token = redis.call('HINCRBY', tk, tf(idx, 'k'), 1)
+  local expires = now + lease_s
+  redis.call('HSET', tk, tf(idx, 'w'), worker, tf(idx, 'p'), '0')
+  redis.call('HSETNX', tk, tf(idx, 'st'), num(now))
+  redis.call('ZADD', key('leases'), num(expires), tid)
+  local us = user_state(j.user)
+  us.running = us.running + 1
+  redis.call('HSET', key('user', j.user), 'running', us.running, 'last_served', slot)
+  for _, p in ipairs(redis.call('ZRANGE', key('prios'), 0, -1)) do
+    redis.call('ZADD', key('rr', p), 'XX', slot, j.user)
+  end
+  redis.call('HINCRBY', jk, 'attempts', 1)
+  redis.call('HSET', jk, 'updated_at', num(now))
+  if j.status == 'queued' or j.status == 'scheduled' then
+    set_job_status(j, 'processing')
+    redis.call('HSETNX', jk, 'started_at', num(now))
+    emit(j, 'job.processing', '{}', now)
+  end
+  local kind = 'assemble'
+  if idx < j.n then
+    kind = 'synthesize'
+    local title = redis.call('HGET', tk, tf(idx, 't')) or ''
+    redis.call('HSET', jk, 'current', idx + 1, 'message', chapter_message(idx, j.n, title))
+    emit(j, 'chapter.started',
+      jobj({'index', idx, 'title', title, 'attempt', attempt, 'worker_id', worker}), now)
+  end
+  local payload = redis.call('HGET', key('text', jid), idx)
+  return {tid, token, jid, j.user, idx, attempt, j.max_attempts, num(expires), kind, payload}
+end
+
+local out = {}
+local ck = key('claims')
+local claims = tonumber(redis.call('GET', ck) or '0')
+local start = claims
+while #out < limit do
+  local slot = claims + 1
+  local tid
+  if every > 0 and slot % every == 0 then tid = pick_fifo() else tid = pick_normal() end
+  if not tid then break end
+  claims = slot
+  out[#out + 1] = lease(tid, slot)
+end
+if claims ~= start then redis.call('SET', ck, claims) end
+return reply({reinit, out})

@@ -1,0 +1,21 @@
+-- release: give running tasks back without spending an attempt.
+-- ARGV[5..] = pairs (task id, token). Returns how many were released.
+local now = clock()
+local released = 0
+for i = 5, #ARGV, 2 do
+  local tid = ARGV[i]
+  local j, idx = held(tid, ARGV[i + 1])
+  if j then
+    local tk = key('tasks', j.id)
+    stop_running(j, tid)
+    set_task_status(j, idx, 'running', 'pending')
+    redis.call('HINCRBY', tk, tf(idx, 'a'), -1)
+    redis.call('HSET', tk, tf(idx, 'ra'), num(now), tf(idx, 'p'), '0')
+    pending_add(j, tid, idx, now, now)
+    redis.call('HSET', key('job', j.id), 'updated_at', num(now))
+    refresh_progress(j)
+    emit(j, 'task.released', jobj({'index', idx}), now)
+    released = released + 1
+  end
+end
+return reply(released)

@@ -1,0 +1,386 @@
+"""The Redis store, for the highest throughput.
+
+Every state transition is one Lua script (``backends/lua/NAME.lua``, prefixed with the
+shared ``_prelude.lua``), loaded once and called by SHA (EVALSHA, with redis-py
+reloading it on NOSCRIPT). Key names live in :mod:`ttsqueue.backends.keys`; the layout
+and what works on Redis Cluster are described in docs/redis.md.
+
+URL: ``redis://[:password@]host[:port][/db][?prefix=ttsqueue&retention_days=30&events_max=10000]``
+(``rediss://`` for TLS). Other query parameters go to redis-py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ttsqueue.backends import sqlfiles
+from ttsqueue.backends.base import (
+    Backend,
+    BackendError,
+    BackendOptions,
+    Capabilities,
+    Completion,
+    InvalidTransition,
+    JobNotFound,
+    SchemaTooNew,
+    StoreUnavailable,
+    WorkerInfo,
+)
+from ttsqueue.backends.keys import SCHEMA_VERSION, Keys, lua_templates
+from ttsqueue.backends.redis_codec import (
+    RedisUrl,
+    decode_api_key,
+    decode_claimed,
+    decode_event,
+    decode_job,
+    decode_worker,
+    encode_api_key,
+    encode_worker,
+    spec_args,
+)
+from ttsqueue.backends.redis_listener import Listener
+from ttsqueue.models import (
+    ApiKey,
+    ClaimedTask,
+    EnqueueResult,
+    Event,
+    HeartbeatResult,
+    Job,
+    JobFilter,
+    JobSpec,
+    JobStatus,
+    Lease,
+    Page,
+    QueueStats,
+    ReapResult,
+    TaskStatus,
+)
+
+log = logging.getLogger("ttsqueue.backends.redis")
+
+SCRIPTS = (
+    "enqueue",
+    "claim",
+    "heartbeat",
+    "complete",
+    "fail",
+    "release",
+    "cancel",
+    "retry",
+    "set_priority",
+    "reap",
+    "prune",
+    "stats",
+    "list_jobs",
+    "register_worker",
+    "unregister_worker",
+    "list_workers",
+    "put_api_key",
+    "revoke_api_key",
+    "init_schema",
+    "next_due",
+)
+
+T = TypeVar("T")
+
+LOST_DATA = (
+    "Redis lost ttsqueue's data (the schema_version key under prefix %r is gone): it was "
+    "probably restarted without AOF persistence. Jobs and tasks in flight are lost. "
+    "Re-initialised schema version %d and carrying on; run Redis with appendonly yes."
+)
+
+
+def script_text(name: str) -> str:
+    prelude = sqlfiles.lua("_prelude").replace("{{KEYS}}", lua_templates())
+    return prelude + "\n" + sqlfiles.lua(name)
+
+
+async def _guard(call: Awaitable[T]) -> T:
+    """Connection trouble becomes :class:`StoreUnavailable` (callers retry with backoff)."""
+    try:
+        return await call
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise StoreUnavailable(f"redis: {exc}") from exc
+
+
+class RedisBackend(Backend):
+    capabilities = Capabilities(
+        shared=True,
+        persistent=True,
+        push_wakeups=True,
+        transactional_enqueue=False,
+        row_level_security=False,
+    )
+
+    def __init__(self, url: str, options: BackendOptions) -> None:
+        self.url = url
+        self.options = options
+        self.config = RedisUrl(url)
+        self.keys = Keys(self.config.prefix)
+        self._redis: Redis | None = None
+        self._scripts: dict[str, Callable[..., Awaitable[Any]]] = {}
+        self._listener: Listener | None = None
+        self._schema_seen = False
+
+    # -- plumbing --------------------------------------------------------------------
+
+    @property
+    def redis(self) -> Redis:
+        if self._redis is None:
+            raise StoreUnavailable("the redis backend is not open")
+        return self._redis
+
+    async def _run(self, name: str, *args: object) -> Any:
+        """Call a script; returns its result after noting the last event id it wrote."""
+        common = (
+            self.keys.prefix,
+            self.config.events_max,
+            self.config.retention_s,
+            SCHEMA_VERSION,
+        )
+        try:
+            last_event, result = await _guard(
+                self._scripts[name](keys=[self.keys.schema], args=[*common, *args])
+            )
+        except ResponseError as exc:
+            raise BackendError(f"redis {name}: {exc}") from exc
+        if last_event and self._listener is not None:
+            self._listener.saw_event(int(last_event))
+        return result
+
+    def _note_schema(self, reinitialised: Any) -> None:
+        if int(reinitialised) and self._schema_seen:
+            log.error(LOST_DATA, self.keys.prefix, SCHEMA_VERSION)
+        self._schema_seen = True
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._redis is not None:
+            return
+        self._redis = Redis.from_url(self.config.client_url, decode_responses=True)
+        self._scripts = {n: self._redis.register_script(script_text(n)) for n in SCRIPTS}
+        try:
+            await self.migrate()
+            self._listener = Listener(self._redis, self.keys.wake_channel, self.keys.event_channel)
+            await _guard(self._listener.start())
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def migrate(self) -> list[int]:
+        created, version = await self._run("init_schema")
+        if int(version) > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"redis prefix {self.keys.prefix!r} holds schema version {version}; "
+                f"this ttsqueue knows up to {SCHEMA_VERSION}"
+            )
+        if int(created):
+            if self._schema_seen:
+                log.error(LOST_DATA, self.keys.prefix, SCHEMA_VERSION)
+            else:
+                log.info("initialised redis prefix %r (schema %d)", self.keys.prefix, version)
+        self._schema_seen = True
+        return [SCHEMA_VERSION] if int(created) else []
+
+    async def ping(self) -> None:
+        await _guard(self.redis.ping())
+        await self.migrate()
+
+    # -- producers -------------------------------------------------------------------
+
+    async def enqueue(self, specs: Sequence[JobSpec]) -> list[EnqueueResult]:
+        if not specs:
+            return []
+        args: list[str] = [str(len(specs))]
+        for spec in specs:
+            args.extend(spec_args(spec))
+        try:
+            rows = await self._run("enqueue", *args)
+        except BackendError as exc:
+            if "duplicate id" in str(exc):
+                raise BackendError("a job with this id already exists") from None
+            raise
+        jobs = await self._get_many([str(r[0]) for r in rows])
+        return [EnqueueResult(job, bool(int(r[1]))) for job, r in zip(jobs, rows, strict=True)]
+
+    async def _get_many(self, job_ids: Sequence[str]) -> list[Job]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(self.keys.job(job_id))
+            hashes = await _guard(pipe.execute())
+        return [decode_job(h, None) for h in hashes]
+
+    # -- workers ---------------------------------------------------------------------
+
+    async def claim(self, *, worker_id: str, limit: int, lease_s: float) -> list[ClaimedTask]:
+        if limit <= 0:
+            return []
+        every = self.options.starvation_every
+        reinit, rows = await self._run("claim", worker_id, limit, repr(lease_s), every)
+        self._note_schema(reinit)
+        return [decode_claimed(r) for r in rows]
+
+    async def heartbeat(
+        self, leases: Sequence[Lease], *, lease_s: float, progress: dict[str, float] | None = None
+    ) -> HeartbeatResult:
+        if not leases:
+            return HeartbeatResult(frozenset(), frozenset(), frozenset())
+        args: list[object] = [repr(lease_s)]
+        for lease in leases:
+            value = (progress or {}).get(lease.task_id)
+            args += [lease.task_id, lease.token, "" if value is None else repr(float(value))]
+        extended, cancelled, lost = await self._run("heartbeat", *args)
+        return HeartbeatResult(frozenset(extended), frozenset(cancelled), frozenset(lost))
+
+    async def complete(self, completions: Sequence[Completion]) -> list[bool]:
+        if not completions:
+            return []
+        args: list[object] = []
+        for c in completions:
+            duration = c.result.get("duration_s")
+            args += [
+                c.lease.task_id,
+                c.lease.token,
+                json.dumps(c.result),
+                "" if "duration_s" not in c.result else json.dumps(duration),
+            ]
+        return [bool(x) for x in await self._run("complete", *args)]
+
+    async def fail(self, lease: Lease, *, error: str, retry_at: float | None) -> bool:
+        retry = "" if retry_at is None else repr(float(retry_at))
+        return bool(await self._run("fail", lease.task_id, lease.token, error, retry))
+
+    async def release(self, leases: Sequence[Lease]) -> int:
+        if not leases:
+            return 0
+        args: list[object] = []
+        for lease in leases:
+            args += [lease.task_id, lease.token]
+        return int(await self._run("release", *args))
+
+    async def wait_for_work(self, timeout: float) -> None:
+        if self._listener is None:
+            raise StoreUnavailable("the redis backend is not open")
+        due = await self._run("next_due")
+        if due != "":
+            timeout = min(timeout, float(due) + 0.01)
+        await self._listener.wait(timeout)
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        await self._run("register_worker", info.id, encode_worker(info))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._run("unregister_worker", worker_id)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        rows = await self._run("list_workers", repr(self.options.worker_ttl_s))
+        return sorted((decode_worker(text, seen) for text, seen in rows), key=lambda w: w.id)
+
+    # -- users and admins ------------------------------------------------------------
+
+    async def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self.keys.job(job_id))
+            pipe.hgetall(self.keys.key("tasks", job_id))
+            job, tasks = await _guard(pipe.execute())
+        if not job or (user_id is not None and job["user_id"] != user_id):
+            return None
+        return decode_job(job, tasks)
+
+    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
+        status = "" if flt.status is None else flt.status.value
+        next_cursor, items = await self._run(
+            "list_jobs", flt.user_id or "", status, max(0, limit), cursor or ""
+        )
+        return Page(
+            items=tuple(decode_job(h, None) for h in items), next_cursor=next_cursor or None
+        )
+
+    async def _change(self, script: str, job_id: str, *args: object) -> Job:
+        outcome = await self._run(script, job_id, *args)
+        job = await self.get(job_id)
+        if outcome == "missing" or job is None:
+            raise JobNotFound(job_id)
+        if outcome != "ok":
+            raise InvalidTransition(job, f"job is already {outcome}")
+        return job
+
+    async def cancel(self, job_id: str, *, user_id: str | None = None) -> Job:
+        return await self._change("cancel", job_id, user_id or "")
+
+    async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
+        return await self._change("retry", job_id, user_id or "")
+
+    async def set_priority(self, job_id: str, priority: int) -> Job:
+        return await self._change("set_priority", job_id, priority)
+
+    async def stats(self, *, user_id: str | None = None) -> QueueStats:
+        flat, users, oldest = await self._run("stats", user_id or "")
+        counts = {k: int(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
+        return QueueStats(
+            jobs={s.value: counts.get(f"j:{s.value}", 0) for s in JobStatus},
+            tasks={s.value: counts.get(f"t:{s.value}", 0) for s in TaskStatus},
+            users=int(users),
+            oldest_pending_at=float(oldest) if oldest != "" else None,
+        )
+
+    # -- API keys --------------------------------------------------------------------
+
+    async def put_api_key(self, key: ApiKey) -> None:
+        if not int(await self._run("put_api_key", key.id, key.key_hash, encode_api_key(key))):
+            raise BackendError("an API key with this id or hash already exists")
+
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        text = await _guard(self.redis.hget(self.keys.key("api_keys"), key_hash))
+        return None if text is None else decode_api_key(str(text))
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        return bool(int(await self._run("revoke_api_key", key_id)))
+
+    # -- events ----------------------------------------------------------------------
+
+    async def events(self, job_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
+        if limit <= 0:
+            return []
+        stream = self.keys.events(job_id)
+        rows: Any = await _guard(self.redis.xrange(stream, min=f"{after + 1}-0", count=limit))
+        return [decode_event(fields["e"]) for _, fields in rows]
+
+    def subscribe(
+        self, *, job_id: str | None = None, user_id: str | None = None
+    ) -> AsyncIterator[Event]:
+        if self._listener is None:
+            raise StoreUnavailable("the redis backend is not open")
+        return self._listener.subscribe(job_id, user_id)
+
+    # -- maintenance -----------------------------------------------------------------
+
+    async def reap(self) -> ReapResult:
+        reinit, requeued, failed = await self._run("reap")
+        self._note_schema(reinit)
+        return ReapResult(requeued=int(requeued), failed=int(failed))
+
+    async def prune(self, *, older_than: float) -> int:
+        total = 0
+        while True:
+            n = int(await self._run("prune", repr(float(older_than))))
+            total += n
+            if n < 1000:
+                return total
