@@ -44,7 +44,9 @@ def book(n: int = 2, **extra: Any) -> dict[str, Any]:
     return {
         "title": "The Test Book",
         "author": "A. Writer",
-        "chapters": [{"title": f"Part {i + 1}", "text": f"Text of part {i + 1}."} for i in range(n)],
+        "chapters": [
+            {"title": f"Part {i + 1}", "text": f"Text of part {i + 1}."} for i in range(n)
+        ],
         **extra,
     }
 

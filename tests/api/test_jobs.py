@@ -112,7 +112,9 @@ async def test_file_upload_of_markdown_and_epub(client: httpx.AsyncClient) -> No
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "file"]
 
-    r = await client.post("/v1/jobs", files={"other": ("x.txt", b"hi", "text/plain")}, headers=ALICE)
+    r = await client.post(
+        "/v1/jobs", files={"other": ("x.txt", b"hi", "text/plain")}, headers=ALICE
+    )
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "file"]
 
@@ -121,7 +123,9 @@ async def test_file_upload_of_markdown_and_epub(client: httpx.AsyncClient) -> No
         z.writestr("mimetype", "application/epub+zip")
         z.writestr("garbage.txt", "not an epub")
     r = await client.post(
-        "/v1/jobs", files={"file": ("b.epub", buf.getvalue(), "application/epub+zip")}, headers=ALICE
+        "/v1/jobs",
+        files={"file": ("b.epub", buf.getvalue(), "application/epub+zip")},
+        headers=ALICE,
     )
     assert r.status_code == 422, r.text
 

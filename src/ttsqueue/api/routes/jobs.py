@@ -92,10 +92,10 @@ def encode_cursor(cursor: str | None) -> str | None:
 
 
 def decode_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
+    if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
         return raw.decode()
     except (binascii.Error, ValueError):
         raise ApiError(422, "invalid cursor", loc=["query", "cursor"]) from None
