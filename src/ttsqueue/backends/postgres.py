@@ -1,0 +1,373 @@
+"""The PostgreSQL backend: the production store, shared by every process on every machine.
+
+Each contract method is one call of a SQL function (defined in the migrations) or one
+named query, so the hot path is one round trip per claim batch, heartbeat batch and
+completion batch. Claims take tasks with ``FOR UPDATE SKIP LOCKED`` and apply fairness
+and per-user caps inside ``tq_claim``; LISTEN/NOTIFY wakes idle workers and carries
+events to subscribers in any process. The driver is psycopg 3 (the ``postgres`` extra).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+try:
+    import psycopg
+    from psycopg import errors
+    from psycopg.rows import dict_row
+    from psycopg.types.json import Jsonb
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the postgres backend needs its driver: pip install 'ttsqueue[postgres]'"
+    ) from exc
+
+from ttsqueue.backends import postgres_rows as rows
+from ttsqueue.backends.base import (
+    Backend,
+    BackendError,
+    BackendOptions,
+    Capabilities,
+    Completion,
+    InvalidTransition,
+    JobNotFound,
+    StoreUnavailable,
+    WorkerInfo,
+)
+from ttsqueue.backends.postgres_conn import QB, Conn, Database, formatted, parse_url, unavailable
+from ttsqueue.backends.postgres_listen import Listener
+from ttsqueue.models import (
+    ApiKey,
+    ClaimedTask,
+    EnqueueResult,
+    Event,
+    HeartbeatResult,
+    Job,
+    JobFilter,
+    JobSpec,
+    JobStatus,
+    Lease,
+    Page,
+    QueueStats,
+    ReapResult,
+    TaskStatus,
+)
+
+
+class PostgresBackend(Backend):
+    capabilities = Capabilities(
+        shared=True,
+        persistent=True,
+        push_wakeups=True,
+        transactional_enqueue=True,
+        row_level_security=True,
+    )
+
+    def __init__(self, url: str, options: BackendOptions) -> None:
+        self.url = url
+        self.options = options
+        self.target = parse_url(url)
+        self.schema = self.target.schema
+        self._db = Database(self.target)
+        self._listener = Listener(
+            self.target.conninfo,
+            self.schema,
+            fetch_event=self._event_by_id,
+            fetch_after=self._events_after,
+        )
+        self._claim_generation = 0
+        self._open = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._open:
+            return
+        await self._db.open()
+        try:
+            await self._db.migrate()
+            row = await self._db.one("last_event_id")
+            await self._listener.start(int(row["id"]) if row else 0)
+        except BaseException:
+            await self._db.close()
+            raise
+        self._open = True
+
+    async def close(self) -> None:
+        self._open = False
+        await self._listener.stop()
+        await self._db.close()
+
+    async def migrate(self) -> list[int]:
+        opened_here = self._db.pool.closed
+        if opened_here:
+            await self._db.open()
+        try:
+            return await self._db.migrate()
+        finally:
+            if opened_here:
+                await self._db.close()
+
+    async def ping(self) -> None:
+        if not self._open:
+            raise StoreUnavailable("the postgres backend is closed")
+        await self._db.one("ping")
+
+    # -- producers -------------------------------------------------------------------
+
+    async def enqueue(self, specs: Sequence[JobSpec]) -> list[EnqueueResult]:
+        if not specs:
+            return []
+
+        async def work(conn: Conn) -> list[EnqueueResult]:
+            async with conn.transaction():
+                return await self._enqueue_on(conn, specs, qualified=False)
+
+        return await self._db.run(work)
+
+    async def enqueue_in(
+        self, conn: psycopg.AsyncConnection[Any], specs: Sequence[JobSpec]
+    ) -> list[EnqueueResult]:
+        """Enqueue inside the caller's open transaction on their own connection: the
+        jobs exist if and only if that transaction commits."""
+        if not specs:
+            return []
+        async with conn.transaction():  # a savepoint: a refused batch leaves no trace
+            return await self._enqueue_on(conn, specs, qualified=True)
+
+    async def _enqueue_on(
+        self, conn: psycopg.AsyncConnection[Any], specs: Sequence[JobSpec], *, qualified: bool
+    ) -> list[EnqueueResult]:
+        ids = [s.id for s in specs if not s.idempotency_key]
+        if len(set(ids)) != len(ids):
+            raise BackendError("a job with this id already exists")
+        enqueue = formatted("enqueue_in", self.schema) if qualified else QB["enqueue"]
+        select = formatted("jobs_by_ids_in", self.schema) if qualified else QB["jobs_by_ids"]
+        try:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(enqueue, {"specs": rows.specs_json(specs)})
+            made = await cur.fetchall()
+            await cur.execute(select, {"ids": [r["job_id"] for r in made]})
+            found = {r["id"]: rows.job(r) for r in await cur.fetchall()}
+        except errors.UniqueViolation as exc:
+            raise BackendError("a job with this id already exists") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if isinstance(exc, errors.TransactionRollback):
+                raise
+            raise unavailable(exc) from exc
+        return [EnqueueResult(found[r["job_id"]], bool(r["created"])) for r in made]
+
+    # -- workers ---------------------------------------------------------------------
+
+    async def claim(self, *, worker_id: str, limit: int, lease_s: float) -> list[ClaimedTask]:
+        if limit <= 0:
+            return []
+        self._claim_generation = self._listener.work_generation
+        found = await self._db.all(
+            "claim",
+            {
+                "worker": worker_id,
+                "limit": limit,
+                "lease": lease_s,
+                "starve": self.options.starvation_every,
+            },
+        )
+        return [rows.claimed(r) for r in found]
+
+    async def heartbeat(
+        self, leases: Sequence[Lease], *, lease_s: float, progress: dict[str, float] | None = None
+    ) -> HeartbeatResult:
+        if not leases:
+            return HeartbeatResult(frozenset(), frozenset(), frozenset())
+        prog = progress or {}
+        found = await self._db.all(
+            "heartbeat",
+            {
+                "ids": [lease.task_id for lease in leases],
+                "tokens": [lease.token for lease in leases],
+                "lease": lease_s,
+                "prog_ids": list(prog),
+                "prog": [float(v) for v in prog.values()],
+            },
+        )
+        by_state: dict[str, set[str]] = {"extended": set(), "cancelled": set(), "lost": set()}
+        for r in found:
+            by_state[r["state"]].add(r["id"])
+        return HeartbeatResult(
+            frozenset(by_state["extended"]),
+            frozenset(by_state["cancelled"]),
+            frozenset(by_state["lost"]),
+        )
+
+    async def complete(self, completions: Sequence[Completion]) -> list[bool]:
+        if not completions:
+            return []
+        found = await self._db.all(
+            "complete",
+            {
+                "ids": [c.lease.task_id for c in completions],
+                "tokens": [c.lease.token for c in completions],
+                "results": [Jsonb(dict(c.result)) for c in completions],
+            },
+        )
+        return [bool(r["ok"]) for r in found]
+
+    async def fail(self, lease: Lease, *, error: str, retry_at: float | None) -> bool:
+        row = await self._db.one(
+            "fail",
+            {"id": lease.task_id, "token": lease.token, "error": error, "retry_at": retry_at},
+        )
+        return bool(row and row["ok"])
+
+    async def release(self, leases: Sequence[Lease]) -> int:
+        if not leases:
+            return 0
+        row = await self._db.one(
+            "release",
+            {"ids": [lease.task_id for lease in leases], "tokens": [x.token for x in leases]},
+        )
+        return int(row["n"]) if row else 0
+
+    async def wait_for_work(self, timeout: float) -> None:
+        await self._listener.wait(timeout, since=self._claim_generation)
+        self._claim_generation = self._listener.work_generation
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        await self._db.execute("register_worker", rows.worker_params(info))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._db.execute("unregister_worker", {"id": worker_id})
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        found = await self._db.all("list_workers", {"ttl": self.options.worker_ttl_s})
+        return [rows.worker(r) for r in found]
+
+    # -- users and admins ------------------------------------------------------------
+
+    async def _job(self, job_id: str) -> Job | None:
+        async def work(conn: Conn) -> Job | None:
+            cur = await conn.execute(QB["get_job"], {"id": job_id})
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            cur = await conn.execute(QB["job_tasks"], {"id": job_id})
+            return rows.job(row, await cur.fetchall())
+
+        return await self._db.run(work)
+
+    async def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:
+        found = await self._job(job_id)
+        if found is None or (user_id is not None and found.user_id != user_id):
+            return None
+        return found
+
+    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
+        if limit <= 0:
+            return Page(items=(), next_cursor=None)
+        name = "list_jobs"
+        name += "_user" if flt.user_id is not None else ""
+        name += "_status" if flt.status is not None else ""
+        name += "_all" if flt.user_id is None and flt.status is None else ""
+        name += "_after" if cursor is not None else ""
+        found = await self._db.all(
+            name,
+            {
+                "user": flt.user_id,
+                "status": None if flt.status is None else flt.status.value,
+                "cursor": cursor,
+                "limit": limit + 1,
+            },
+        )
+        items = tuple(rows.job(r) for r in found[:limit])
+        more = len(found) > limit
+        return Page(items=items, next_cursor=items[-1].id if more else None)
+
+    async def _transition(self, query: str, job_id: str, params: dict[str, Any]) -> Job:
+        row = await self._db.one(query, {"id": job_id, **params})
+        outcome = row["outcome"] if row else "not_found"
+        found = await self._job(job_id)
+        if outcome == "not_found" or found is None:
+            raise JobNotFound(job_id)
+        if outcome == "invalid":
+            raise InvalidTransition(found, f"job is {found.status.value}")
+        return found
+
+    async def cancel(self, job_id: str, *, user_id: str | None = None) -> Job:
+        return await self._transition("cancel", job_id, {"user": user_id})
+
+    async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
+        return await self._transition("retry", job_id, {"user": user_id})
+
+    async def set_priority(self, job_id: str, priority: int) -> Job:
+        return await self._transition("set_priority", job_id, {"priority": priority})
+
+    async def stats(self, *, user_id: str | None = None) -> QueueStats:
+        scope = "all" if user_id is None else "user"
+
+        async def work(conn: Conn) -> QueueStats:
+            cur = await conn.execute(QB[f"stats_counts_{scope}"], {"user": user_id})
+            counts = await cur.fetchall()
+            cur = await conn.execute(QB[f"stats_extra_{scope}"], {"user": user_id})
+            extra = await cur.fetchone()
+            jobs = {s.value: 0 for s in JobStatus}
+            tasks = {s.value: 0 for s in TaskStatus}
+            for r in counts:
+                target = jobs if r["kind"] == "job" else tasks
+                if r["status"] in target:
+                    target[r["status"]] += int(r["n"])
+            return QueueStats(
+                jobs=jobs,
+                tasks=tasks,
+                users=int(extra["users"]) if extra else 0,
+                oldest_pending_at=rows._opt_float(extra["oldest_pending_at"]) if extra else None,
+            )
+
+        return await self._db.run(work)
+
+    # -- API keys --------------------------------------------------------------------
+
+    async def put_api_key(self, key: ApiKey) -> None:
+        try:
+            await self._db.execute("put_api_key", rows.api_key_params(key))
+        except errors.UniqueViolation as exc:
+            raise BackendError("an API key with this id or hash already exists") from exc
+
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        row = await self._db.one("get_api_key", {"key_hash": key_hash})
+        return None if row is None else rows.api_key(row)
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        return await self._db.execute("revoke_api_key", {"id": key_id}) > 0
+
+    # -- events ----------------------------------------------------------------------
+
+    async def events(self, job_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
+        if limit <= 0:
+            return []
+        found = await self._db.all("job_events", {"job_id": job_id, "after": after, "limit": limit})
+        return [rows.event(r) for r in found]
+
+    async def _event_by_id(self, event_id: int) -> Event | None:
+        row = await self._db.one("event_by_id", {"id": event_id})
+        return None if row is None else rows.event(row)
+
+    async def _events_after(self, event_id: int) -> list[Event]:
+        found = await self._db.all("events_after_id", {"after": event_id, "limit": 10_000})
+        return [rows.event(r) for r in found]
+
+    def subscribe(
+        self, *, job_id: str | None = None, user_id: str | None = None
+    ) -> AsyncIterator[Event]:
+        return self._listener.subscribe(job_id=job_id, user_id=user_id)
+
+    # -- maintenance -----------------------------------------------------------------
+
+    async def reap(self) -> ReapResult:
+        row = await self._db.one("reap")
+        if row is None:
+            return ReapResult(requeued=0, failed=0)
+        return ReapResult(requeued=int(row["requeued"]), failed=int(row["failed"]))
+
+    async def prune(self, *, older_than: float) -> int:
+        row = await self._db.one("prune", {"older_than": older_than})
+        return int(row["n"]) if row else 0

@@ -1,0 +1,174 @@
+"""PostgreSQL plumbing: the URL, the connection pool, error mapping and migrations.
+
+The URL is a libpq URL plus one parameter of ours, ``schema`` (default ``ttsqueue``),
+which is stripped before connecting. Pool connections run in autocommit with
+``search_path`` set to the schema, so every named query and SQL function call is one
+transaction and one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+import psycopg_pool
+from psycopg import errors, sql
+from psycopg.rows import DictRow, dict_row
+
+from ttsqueue.backends.base import SchemaTooNew, StoreUnavailable
+from ttsqueue.backends.sqlfiles import migrations, queries
+
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[DictRow]
+
+Q = queries("postgres")
+QB = {name: text.encode() for name, text in Q.items()}  # bytes: psycopg's query type
+DEFAULT_SCHEMA = "ttsqueue"
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
+RETRIES = 8  # deadlocks and serialization failures are retried this many times
+CONNECT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    conninfo: str  # the URL without our own parameters
+    schema: str
+
+
+def parse_url(url: str) -> Target:
+    """Split ``postgresql://…?schema=name`` into a libpq URL and the schema name."""
+    parts = urlsplit(url)
+    schema = DEFAULT_SCHEMA
+    rest: list[tuple[str, str]] = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "schema":
+            schema = value
+        else:
+            rest.append((key, value))
+    if not _SCHEMA.match(schema):
+        raise ValueError(
+            f"TTSQUEUE_DATABASE_URL: schema {schema!r} must be a lower-case identifier "
+            "(letters, digits, underscore; at most 48 characters)"
+        )
+    scheme = "postgresql" if parts.scheme.lower() in ("postgres", "postgresql") else parts.scheme
+    conninfo = urlunsplit((scheme, parts.netloc, parts.path, urlencode(rest), parts.fragment))
+    return Target(conninfo=conninfo, schema=schema)
+
+
+def formatted(name: str, schema: str) -> sql.Composed:
+    """A named query with ``{schema}`` filled in as a quoted identifier."""
+    return sql.SQL(Q[name]).format(schema=sql.Identifier(schema))
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"PostgreSQL is unavailable: {exc}".strip())
+
+
+class Database:
+    """The pool, with every call mapped to our errors and retried on deadlock."""
+
+    def __init__(self, target: Target, *, min_size: int = 1, max_size: int = 8) -> None:
+        self.target = target
+        self.pool: psycopg_pool.AsyncConnectionPool[Conn] = psycopg_pool.AsyncConnectionPool(
+            target.conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "options": f"-c search_path={target.schema}",
+            },
+            check=psycopg_pool.AsyncConnectionPool.check_connection,
+            open=False,
+            timeout=CONNECT_TIMEOUT_S,
+            reconnect_timeout=0,  # keep trying for ever: the store comes back
+            name=f"ttsqueue-{target.schema}",
+        )
+
+    async def open(self) -> None:
+        try:
+            await self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            await self.pool.close()
+            raise unavailable(exc) from exc
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        try:
+            async with self.pool.connection() as conn:
+                yield conn
+        except errors.TransactionRollback:
+            raise
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise unavailable(exc) from exc
+        except psycopg_pool.PoolTimeout as exc:
+            raise unavailable(exc) from exc
+
+    async def run(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``work`` on a pooled connection; retry it after a deadlock."""
+        for attempt in range(RETRIES):
+            try:
+                async with self.connection() as conn:
+                    return await work(conn)
+            except errors.TransactionRollback as exc:
+                if attempt == RETRIES - 1:
+                    raise unavailable(exc) from exc
+                await asyncio.sleep(0.005 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def all(self, name: str, params: dict[str, Any] | None = None) -> list[DictRow]:
+        async def work(conn: Conn) -> list[DictRow]:
+            cur = await conn.execute(QB[name], params)
+            return await cur.fetchall()
+
+        return await self.run(work)
+
+    async def one(self, name: str, params: dict[str, Any] | None = None) -> DictRow | None:
+        rows = await self.all(name, params)
+        return rows[0] if rows else None
+
+    async def execute(self, name: str, params: dict[str, Any] | None = None) -> int:
+        async def work(conn: Conn) -> int:
+            cur = await conn.execute(QB[name], params)
+            return cur.rowcount
+
+        return await self.run(work)
+
+    async def migrate(self) -> list[int]:
+        return await self.run(lambda conn: apply_migrations(conn, self.target.schema))
+
+
+async def apply_migrations(conn: Conn, schema: str) -> list[int]:
+    """Apply pending migrations in one transaction under an advisory lock."""
+    known = migrations("postgres")
+    applied: list[int] = []
+    async with conn.transaction():
+        await conn.execute(QB["migration_lock"], {"schema": schema})
+        await conn.execute(formatted("create_schema", schema))
+        await conn.execute(formatted("create_version_table", schema))
+        cur = await conn.execute(formatted("schema_version", schema))
+        row = await cur.fetchone()
+        current = int(row["version"]) if row else 0
+        if current > len(known):
+            raise SchemaTooNew(
+                f"schema {schema!r} is at version {current}, this ttsqueue knows "
+                f"{len(known)}: upgrade ttsqueue"
+            )
+        await conn.execute(formatted("set_local_search_path", schema))
+        for migration in known[current:]:
+            await conn.execute(migration.sql.encode())
+            await conn.execute(
+                formatted("record_version", schema),
+                {"version": migration.version, "name": migration.name},
+            )
+            applied.append(migration.version)
+    return applied

@@ -1,0 +1,903 @@
+-- The whole queue in one PostgreSQL schema: jobs, their tasks, events, users (fairness
+-- and caps), workers and API keys, plus the functions that make each hot-path call one
+-- round trip. Every function pins search_path to the schema it was created in, so it
+-- can be called schema-qualified from a connection with any search_path (transactional
+-- enqueue on the caller's connection).
+--
+-- Lock order, kept by every function so that they never deadlock each other:
+-- the claim counter, then task rows (ascending id), then job rows (ascending id),
+-- then user rows. Claims take task rows with SKIP LOCKED, so they never wait on a task.
+
+CREATE TABLE claim_counter (
+    id    integer PRIMARY KEY CHECK (id = 1),
+    value bigint  NOT NULL
+);
+INSERT INTO claim_counter (id, value) VALUES (1, 0);
+
+-- One row per job owner: round-robin state and the concurrency cap.
+CREATE TABLE users (
+    user_id         text    PRIMARY KEY,
+    last_served     bigint  NOT NULL DEFAULT 0,
+    max_concurrency integer NOT NULL
+);
+
+CREATE TABLE jobs (
+    id                 text    COLLATE "C" PRIMARY KEY,
+    seq                bigint  GENERATED ALWAYS AS IDENTITY UNIQUE,  -- enqueue order (FIFO)
+    user_id            text    NOT NULL,
+    status             text    NOT NULL,
+    priority           integer NOT NULL,
+    title              text    NOT NULL,
+    author             text    NOT NULL,
+    work_id            text,
+    voice              jsonb   NOT NULL,
+    output_format      text    NOT NULL,
+    total_chapters     integer NOT NULL,
+    completed_chapters integer NOT NULL DEFAULT 0,
+    progress_percent   double precision NOT NULL DEFAULT 0,
+    progress_message   text    NOT NULL DEFAULT '',
+    current_chapter    integer,
+    attempts           integer NOT NULL DEFAULT 0,
+    error              text,
+    idempotency_key    text,
+    max_attempts       integer NOT NULL,
+    created_at         double precision NOT NULL,
+    updated_at         double precision NOT NULL,
+    run_at             double precision,
+    started_at         double precision,
+    finished_at        double precision,
+    result             jsonb,
+    metadata           jsonb   NOT NULL,
+    event_seq          integer NOT NULL DEFAULT 0  -- last event seq: gap-free per job
+);
+
+CREATE UNIQUE INDEX jobs_idempotency ON jobs (user_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX jobs_user ON jobs (user_id, id);
+CREATE INDEX jobs_user_status ON jobs (user_id, status, id);
+CREATE INDEX jobs_status ON jobs (status, id);
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_scheduled ON jobs (run_at) WHERE status = 'scheduled';
+
+CREATE TABLE tasks (
+    id               text    COLLATE "C" PRIMARY KEY,
+    job_id           text    COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    job_seq          bigint  NOT NULL,  -- the job's enqueue order, for FIFO
+    idx              integer NOT NULL,
+    kind             text    NOT NULL,
+    user_id          text    NOT NULL,
+    priority         integer NOT NULL,
+    status           text    NOT NULL,
+    run_at           double precision NOT NULL,
+    title            text    NOT NULL,
+    payload          jsonb   NOT NULL,
+    attempts         integer NOT NULL DEFAULT 0,
+    max_attempts     integer NOT NULL,
+    token            bigint  NOT NULL DEFAULT 0,
+    lease_expires_at double precision,
+    worker_id        text,
+    progress         double precision NOT NULL DEFAULT 0,
+    error            text,
+    result           jsonb,
+    started_at       double precision,
+    finished_at      double precision
+);
+
+CREATE UNIQUE INDEX tasks_job ON tasks (job_id, idx);
+-- claim: one user's best runnable task, one user's FIFO head, users with pending work
+CREATE INDEX tasks_pending_user ON tasks (user_id, priority DESC, job_seq, idx)
+    WHERE status = 'pending';
+CREATE INDEX tasks_pending_user_fifo ON tasks (user_id, job_seq, idx)
+    WHERE status = 'pending';
+-- the user cap: running tasks per user
+CREATE INDEX tasks_running_user ON tasks (user_id) WHERE status = 'running';
+-- reap: expired leases
+CREATE INDEX tasks_running_lease ON tasks (lease_expires_at) WHERE status = 'running';
+-- stats: the oldest due task
+CREATE INDEX tasks_pending_due ON tasks (run_at) WHERE status = 'pending';
+
+CREATE TABLE events (
+    id      bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- store-wide order
+    job_id  text    COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    user_id text    NOT NULL,
+    seq     integer NOT NULL,
+    type    text    NOT NULL,
+    data    jsonb   NOT NULL,
+    at      double precision NOT NULL,
+    UNIQUE (job_id, seq)
+);
+
+CREATE TABLE workers (
+    id           text    PRIMARY KEY,
+    host         text    NOT NULL,
+    pid          integer NOT NULL,
+    version      text    NOT NULL,
+    concurrency  integer NOT NULL,
+    tasks        jsonb   NOT NULL,
+    started_at   double precision NOT NULL,
+    last_seen_at double precision NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id         text    PRIMARY KEY,
+    key_hash   text    NOT NULL UNIQUE,
+    user_id    text    NOT NULL,
+    premium    boolean NOT NULL,
+    admin      boolean NOT NULL,
+    label      text    NOT NULL,
+    created_at double precision NOT NULL
+);
+
+-- Job and task counts by status, kept as append-only deltas (no hot row to contend on)
+-- and folded together by tq_fold_counts(); stats() sums them.
+CREATE TABLE status_counts (
+    kind   text    NOT NULL,  -- 'job' or 'task'
+    status text    NOT NULL,
+    n      bigint  NOT NULL
+);
+CREATE INDEX status_counts_kind ON status_counts (kind, status);
+
+-- ------------------------------------------------------------------ helpers
+
+CREATE FUNCTION tq_now() RETURNS double precision
+LANGUAGE sql VOLATILE
+AS $$ SELECT extract(epoch FROM clock_timestamp())::double precision $$;
+
+CREATE FUNCTION tq_progress(total integer, done integer, running double precision,
+                            completed boolean) RETURNS double precision
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE
+        WHEN completed THEN 100.0
+        WHEN total <= 0 THEN 0.0
+        ELSE least(99.0, round((100.0 * (done + running) / total)::numeric, 1)::double precision)
+    END
+$$;
+
+CREATE FUNCTION tq_chapter_message(p_idx integer, p_total integer, p_title text) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT 'Chapter ' || (p_idx + 1) || ' of ' || p_total
+        || CASE WHEN p_title <> '' THEN ': ' || p_title ELSE '' END
+$$;
+
+-- Notify listeners of this schema that work may be runnable.
+CREATE FUNCTION tq_notify_work() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '.work', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tasks_work_insert AFTER INSERT ON tasks
+FOR EACH ROW WHEN (NEW.status = 'pending') EXECUTE FUNCTION tq_notify_work();
+CREATE TRIGGER tasks_work_update AFTER UPDATE OF status ON tasks
+FOR EACH ROW WHEN (NEW.status = 'pending' AND OLD.status <> 'pending')
+EXECUTE FUNCTION tq_notify_work();
+
+-- Publish every event; a payload too large for NOTIFY carries only the id.
+CREATE FUNCTION tq_notify_event() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_payload text;
+BEGIN
+    v_payload := json_build_object(
+        'id', NEW.id, 'job_id', NEW.job_id, 'user_id', NEW.user_id, 'seq', NEW.seq,
+        'type', NEW.type, 'data', NEW.data, 'at', NEW.at)::text;
+    IF octet_length(v_payload) > 7000 THEN
+        v_payload := json_build_object(
+            'id', NEW.id, 'job_id', NEW.job_id, 'user_id', NEW.user_id)::text;
+    END IF;
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '.events', v_payload);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER events_notify AFTER INSERT ON events
+FOR EACH ROW EXECUTE FUNCTION tq_notify_event();
+
+-- Status count deltas from each statement's transition tables.
+CREATE FUNCTION tq_count_jobs() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO status_counts (kind, status, n)
+        SELECT 'job', status, count(*) FROM new_rows GROUP BY status;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO status_counts (kind, status, n)
+        SELECT 'job', status, -count(*) FROM old_rows GROUP BY status;
+    ELSE
+        INSERT INTO status_counts (kind, status, n)
+        SELECT 'job', status, sum(n) FROM (
+            SELECT status, 1 AS n FROM new_rows
+            UNION ALL SELECT status, -1 FROM old_rows
+        ) d GROUP BY status HAVING sum(n) <> 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION tq_count_tasks() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO status_counts (kind, status, n)
+        SELECT 'task', status, count(*) FROM new_rows GROUP BY status;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO status_counts (kind, status, n)
+        SELECT 'task', status, -count(*) FROM old_rows GROUP BY status;
+    ELSE
+        INSERT INTO status_counts (kind, status, n)
+        SELECT 'task', status, sum(n) FROM (
+            SELECT status, 1 AS n FROM new_rows
+            UNION ALL SELECT status, -1 FROM old_rows
+        ) d GROUP BY status HAVING sum(n) <> 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_jobs();
+CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
+REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_jobs();
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_jobs();
+CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_tasks();
+CREATE TRIGGER tasks_count_update AFTER UPDATE ON tasks
+REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_tasks();
+CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_tasks();
+
+-- Fold the deltas into one row per (kind, status); run by the reaper.
+CREATE FUNCTION tq_fold_counts() RETURNS void
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+BEGIN
+    WITH gone AS (DELETE FROM status_counts RETURNING kind, status, n)
+    INSERT INTO status_counts (kind, status, n)
+    SELECT kind, status, sum(n) FROM gone GROUP BY kind, status HAVING sum(n) <> 0;
+END
+$$;
+
+-- Append an event to a job (whose row the caller has locked or is updating).
+CREATE FUNCTION tq_event(p_job text, p_type text, p_data jsonb, p_now double precision)
+RETURNS void
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_seq integer;
+    v_user text;
+BEGIN
+    UPDATE jobs SET event_seq = event_seq + 1 WHERE id = p_job
+    RETURNING event_seq, user_id INTO v_seq, v_user;
+    INSERT INTO events (job_id, user_id, seq, type, data, at)
+    VALUES (p_job, v_user, v_seq, p_type, p_data, p_now);
+END
+$$;
+
+-- Recompute a job's progress from its tasks.
+CREATE FUNCTION tq_refresh_progress(p_job text) RETURNS void
+LANGUAGE sql SET search_path FROM CURRENT
+AS $$
+    UPDATE jobs j SET progress_percent = tq_progress(
+        j.total_chapters, j.completed_chapters,
+        coalesce((SELECT sum(t.progress) FROM tasks t
+                  WHERE t.job_id = j.id AND t.status = 'running' AND t.kind = 'synthesize'), 0),
+        j.status = 'completed')
+    WHERE j.id = p_job
+$$;
+
+-- ------------------------------------------------------------------ enqueue
+
+-- Insert books (a JSON array of specs) in order; returns each job id and whether it
+-- was created (False: the idempotency key matched an existing job).
+CREATE FUNCTION tq_enqueue(p_specs jsonb)
+RETURNS TABLE (ord integer, job_id text, created boolean)
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_now  double precision := tq_now();
+    v_spec jsonb;
+    v_ord  integer := 0;
+    v_id   text;
+    v_seq  bigint;
+    v_run  double precision;
+    v_due  double precision;
+    v_n    integer;
+    v_sched boolean;
+BEGIN
+    FOR v_spec IN SELECT value FROM jsonb_array_elements(p_specs) LOOP
+        v_ord := v_ord + 1;
+        INSERT INTO users (user_id, max_concurrency)
+        VALUES (v_spec->>'user_id', (v_spec->>'max_concurrency')::integer)
+        ON CONFLICT (user_id) DO UPDATE SET max_concurrency = excluded.max_concurrency;
+        v_run := (v_spec->>'run_at')::double precision;
+        v_due := coalesce(v_run, v_now);
+        v_sched := v_run IS NOT NULL AND v_run > v_now;
+        v_n := jsonb_array_length(v_spec->'chapters');
+        v_id := NULL;
+        INSERT INTO jobs AS j (id, user_id, status, priority, title, author, work_id, voice,
+                          output_format, total_chapters, idempotency_key, max_attempts,
+                          created_at, updated_at, run_at, metadata)
+        VALUES (v_spec->>'id', v_spec->>'user_id',
+                CASE WHEN v_sched THEN 'scheduled' ELSE 'queued' END,
+                (v_spec->>'priority')::integer, v_spec->>'title', v_spec->>'author',
+                v_spec->>'work_id', v_spec->'voice', v_spec->>'output_format', v_n,
+                v_spec->>'idempotency_key', (v_spec->>'max_attempts')::integer,
+                v_now, v_now, v_run, v_spec->'metadata')
+        ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING j.id, j.seq INTO v_id, v_seq;
+        IF v_id IS NULL THEN
+            SELECT j.id INTO v_id FROM jobs j
+            WHERE j.user_id = v_spec->>'user_id'
+              AND j.idempotency_key = v_spec->>'idempotency_key';
+            ord := v_ord; job_id := v_id; created := false;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        INSERT INTO tasks (id, job_id, job_seq, idx, kind, user_id, priority, status, run_at,
+                           title, payload, max_attempts)
+        SELECT v_id || '.' || (c.i - 1), v_id, v_seq, c.i - 1, 'synthesize',
+               v_spec->>'user_id', (v_spec->>'priority')::integer, 'pending', v_due,
+               c.ch->>'title',
+               jsonb_build_object('title', c.ch->>'title', 'text', c.ch->>'text',
+                                  'voice', v_spec->'voice',
+                                  'output_format', v_spec->>'output_format'),
+               (v_spec->>'max_attempts')::integer
+        FROM jsonb_array_elements(v_spec->'chapters') WITH ORDINALITY AS c(ch, i)
+        UNION ALL
+        SELECT v_id || '.' || v_n, v_id, v_seq, v_n, 'assemble', v_spec->>'user_id',
+               (v_spec->>'priority')::integer, 'waiting', v_due, v_spec->>'title',
+               jsonb_build_object(
+                   'title', v_spec->>'title', 'author', v_spec->>'author',
+                   'output_format', v_spec->>'output_format',
+                   'chapter_titles', (SELECT coalesce(jsonb_agg(e->'title' ORDER BY k), '[]')
+                                      FROM jsonb_array_elements(v_spec->'chapters')
+                                           WITH ORDINALITY AS x(e, k))),
+               (v_spec->>'max_attempts')::integer;
+        IF v_sched THEN
+            PERFORM tq_event(v_id, 'job.scheduled', jsonb_build_object('run_at', v_run), v_now);
+        ELSE
+            PERFORM tq_event(v_id, 'job.queued', jsonb_build_object(
+                'priority', (v_spec->>'priority')::integer, 'total_chapters', v_n), v_now);
+        END IF;
+        ord := v_ord; job_id := v_id; created := true;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- ------------------------------------------------------------------ failing and reaping
+
+-- Fail a job because its task failed for good: the task failed, every other unfinished
+-- task cancelled, event job.failed. The caller holds the job's task rows.
+CREATE FUNCTION tq_fail_job(p_task text, p_error text, p_now double precision)
+RETURNS void
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_job text;
+    v_idx integer;
+BEGIN
+    UPDATE tasks SET status = 'failed', error = p_error, finished_at = p_now,
+                     lease_expires_at = NULL
+    WHERE id = p_task RETURNING job_id, idx INTO v_job, v_idx;
+    UPDATE tasks SET status = 'cancelled', finished_at = p_now, lease_expires_at = NULL
+    WHERE job_id = v_job AND status IN ('waiting', 'pending', 'running');
+    UPDATE jobs SET status = 'failed', error = p_error, finished_at = p_now, updated_at = p_now
+    WHERE id = v_job;
+    PERFORM tq_refresh_progress(v_job);
+    PERFORM tq_event(v_job, 'job.failed',
+                     jsonb_build_object('error', p_error, 'index', v_idx), p_now);
+END
+$$;
+
+-- Back to pending at p_retry_at with the error kept (event task.retrying).
+CREATE FUNCTION tq_requeue(p_task text, p_error text, p_retry_at double precision,
+                           p_now double precision)
+RETURNS void
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_job text;
+    v_idx integer;
+    v_attempts integer;
+BEGIN
+    UPDATE tasks SET status = 'pending', run_at = p_retry_at, error = p_error, progress = 0,
+                     lease_expires_at = NULL
+    WHERE id = p_task RETURNING job_id, idx, attempts INTO v_job, v_idx, v_attempts;
+    UPDATE jobs SET updated_at = p_now WHERE id = v_job;
+    PERFORM tq_refresh_progress(v_job);
+    PERFORM tq_event(v_job, 'task.retrying', jsonb_build_object(
+        'index', v_idx, 'attempt', v_attempts, 'error', p_error, 'retry_at', p_retry_at), p_now);
+END
+$$;
+
+-- Take back expired leases (pending again, or the job failed when attempts are spent).
+CREATE FUNCTION tq_take_back_expired(p_now double precision)
+RETURNS TABLE (requeued integer, failed integer)
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_task record;
+BEGIN
+    requeued := 0;
+    failed := 0;
+    IF NOT EXISTS (SELECT 1 FROM tasks WHERE status = 'running'
+                   AND lease_expires_at <= p_now) THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    -- lock every task of the jobs concerned, then the jobs, in the global order
+    PERFORM 1 FROM tasks WHERE job_id IN (
+        SELECT e.job_id FROM tasks e WHERE e.status = 'running' AND e.lease_expires_at <= p_now)
+    ORDER BY id FOR UPDATE;
+    PERFORM 1 FROM jobs WHERE id IN (
+        SELECT e.job_id FROM tasks e WHERE e.status = 'running' AND e.lease_expires_at <= p_now)
+    ORDER BY id FOR UPDATE;
+    FOR v_task IN
+        SELECT id, attempts, max_attempts FROM tasks
+        WHERE status = 'running' AND lease_expires_at <= p_now ORDER BY id
+    LOOP
+        -- a sibling's final failure may have cancelled it meanwhile
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM tasks WHERE id = v_task.id
+                                  AND status = 'running');
+        IF v_task.attempts < v_task.max_attempts THEN
+            PERFORM tq_requeue(v_task.id, 'lease expired', p_now, p_now);
+            requeued := requeued + 1;
+        ELSE
+            PERFORM tq_fail_job(v_task.id, 'lease expired', p_now);
+            failed := failed + 1;
+        END IF;
+    END LOOP;
+    RETURN NEXT;
+END
+$$;
+
+CREATE FUNCTION tq_reap()
+RETURNS TABLE (requeued integer, failed integer)
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_now double precision := tq_now();
+    v_job record;
+BEGIN
+    SELECT r.requeued, r.failed INTO requeued, failed FROM tq_take_back_expired(v_now) r;
+    FOR v_job IN
+        SELECT id, priority, total_chapters FROM jobs
+        WHERE status = 'scheduled' AND run_at <= v_now ORDER BY id FOR UPDATE SKIP LOCKED
+    LOOP
+        UPDATE jobs SET status = 'queued', updated_at = v_now WHERE id = v_job.id;
+        PERFORM tq_event(v_job.id, 'job.queued', jsonb_build_object(
+            'priority', v_job.priority, 'total_chapters', v_job.total_chapters), v_now);
+    END LOOP;
+    PERFORM tq_fold_counts();
+    RETURN NEXT;
+END
+$$;
+
+-- ------------------------------------------------------------------ claim
+
+-- The claim order of backends/base.py, one slot at a time. Claimers are serialized by
+-- the claim counter row (so the per-user cap holds and the counter has no gaps); task
+-- rows are taken with SKIP LOCKED, so a claim never waits on a task another
+-- transaction is changing.
+CREATE FUNCTION tq_claim(p_worker text, p_limit integer, p_lease double precision,
+                         p_starve integer)
+RETURNS TABLE (id text, token bigint, job_id text, user_id text, kind text, idx integer,
+               attempt integer, max_attempts integer, lease_expires_at double precision,
+               payload jsonb)
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_counter bigint;
+    v_now     double precision;
+    v_k       bigint;
+    v_pick    record;
+    v_ids     text[] := '{}';
+    v_job     record;
+    v_task    record;
+BEGIN
+    IF p_limit <= 0 THEN
+        RETURN;
+    END IF;
+    SELECT c.value INTO v_counter FROM claim_counter c WHERE c.id = 1 FOR UPDATE;
+    v_now := tq_now();
+    PERFORM tq_take_back_expired(v_now);
+    FOR i IN 1..p_limit LOOP
+        v_k := v_counter + 1;
+        IF p_starve > 0 AND v_k % p_starve = 0 THEN
+            WITH RECURSIVE pu(user_id) AS (
+                (SELECT t.user_id FROM tasks t WHERE t.status = 'pending'
+                 ORDER BY t.user_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT t.user_id FROM tasks t
+                        WHERE t.status = 'pending' AND t.user_id > pu.user_id
+                        ORDER BY t.user_id LIMIT 1)
+                FROM pu WHERE pu.user_id IS NOT NULL
+            )
+            SELECT c.id, c.user_id INTO v_pick
+            FROM pu
+            JOIN users u ON u.user_id = pu.user_id
+            CROSS JOIN LATERAL (
+                SELECT t.id, t.user_id, t.job_seq, t.idx FROM tasks t
+                WHERE t.user_id = u.user_id AND t.status = 'pending' AND t.run_at <= v_now
+                ORDER BY t.job_seq, t.idx
+                LIMIT 1 FOR UPDATE SKIP LOCKED
+            ) c
+            WHERE (SELECT count(*) FROM tasks r
+                   WHERE r.user_id = u.user_id AND r.status = 'running') < u.max_concurrency
+            ORDER BY c.job_seq, c.idx
+            LIMIT 1;
+        ELSE
+            WITH RECURSIVE pu(user_id) AS (
+                (SELECT t.user_id FROM tasks t WHERE t.status = 'pending'
+                 ORDER BY t.user_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT t.user_id FROM tasks t
+                        WHERE t.status = 'pending' AND t.user_id > pu.user_id
+                        ORDER BY t.user_id LIMIT 1)
+                FROM pu WHERE pu.user_id IS NOT NULL
+            )
+            SELECT c.id, c.user_id INTO v_pick
+            FROM pu
+            JOIN users u ON u.user_id = pu.user_id
+            CROSS JOIN LATERAL (
+                SELECT t.id, t.user_id, t.priority, t.job_seq, t.idx FROM tasks t
+                WHERE t.user_id = u.user_id AND t.status = 'pending' AND t.run_at <= v_now
+                ORDER BY t.priority DESC, t.job_seq, t.idx
+                LIMIT 1 FOR UPDATE SKIP LOCKED
+            ) c
+            WHERE (SELECT count(*) FROM tasks r
+                   WHERE r.user_id = u.user_id AND r.status = 'running') < u.max_concurrency
+            ORDER BY c.priority DESC, u.last_served, c.job_seq, c.idx
+            LIMIT 1;
+        END IF;
+        EXIT WHEN NOT FOUND;
+        UPDATE tasks t SET status = 'running', attempts = t.attempts + 1, token = t.token + 1,
+                           lease_expires_at = v_now + p_lease, worker_id = p_worker,
+                           progress = 0, started_at = coalesce(t.started_at, v_now)
+        WHERE t.id = v_pick.id;
+        UPDATE users u SET last_served = v_k WHERE u.user_id = v_pick.user_id;
+        v_counter := v_k;
+        v_ids := v_ids || v_pick.id;
+    END LOOP;
+    IF cardinality(v_ids) = 0 THEN
+        RETURN;
+    END IF;
+    UPDATE claim_counter c SET value = v_counter WHERE c.id = 1;
+    -- the jobs, in the global lock order
+    FOR v_job IN
+        SELECT j.id, j.status, j.total_chapters FROM jobs j
+        WHERE j.id IN (SELECT t.job_id FROM tasks t WHERE t.id = ANY(v_ids))
+        ORDER BY j.id FOR UPDATE
+    LOOP
+        UPDATE jobs j SET
+            attempts = j.attempts + (SELECT count(*) FROM tasks t
+                                     WHERE t.id = ANY(v_ids) AND t.job_id = v_job.id),
+            updated_at = v_now,
+            status = CASE WHEN j.status IN ('queued', 'scheduled') THEN 'processing'
+                          ELSE j.status END,
+            started_at = CASE WHEN j.status IN ('queued', 'scheduled')
+                              THEN coalesce(j.started_at, v_now) ELSE j.started_at END
+        WHERE j.id = v_job.id;
+        IF v_job.status IN ('queued', 'scheduled') THEN
+            PERFORM tq_event(v_job.id, 'job.processing', '{}', v_now);
+        END IF;
+        FOR v_task IN
+            SELECT t.idx, t.title, t.attempts FROM unnest(v_ids) WITH ORDINALITY AS c(id, o)
+            JOIN tasks t ON t.id = c.id
+            WHERE t.job_id = v_job.id AND t.kind = 'synthesize' ORDER BY c.o
+        LOOP
+            UPDATE jobs j SET current_chapter = v_task.idx + 1,
+                progress_message = tq_chapter_message(v_task.idx, v_job.total_chapters,
+                                                      v_task.title)
+            WHERE j.id = v_job.id;
+            PERFORM tq_event(v_job.id, 'chapter.started', jsonb_build_object(
+                'index', v_task.idx, 'title', v_task.title, 'attempt', v_task.attempts,
+                'worker_id', p_worker), v_now);
+        END LOOP;
+        PERFORM tq_refresh_progress(v_job.id);
+    END LOOP;
+    RETURN QUERY
+        SELECT t.id, t.token, t.job_id, t.user_id, t.kind, t.idx, t.attempts, t.max_attempts,
+               t.lease_expires_at, t.payload
+        FROM unnest(v_ids) WITH ORDINALITY AS c(id, o)
+        JOIN tasks t ON t.id = c.id
+        ORDER BY c.o;
+END
+$$;
+
+-- ------------------------------------------------------------------ heartbeat
+
+-- Extend held leases and record progress; one row per lease: 'extended', 'cancelled'
+-- or 'lost'.
+CREATE FUNCTION tq_heartbeat(p_ids text[], p_tokens bigint[], p_lease double precision,
+                             p_prog_ids text[], p_prog double precision[])
+RETURNS TABLE (id text, state text)
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_now   double precision := tq_now();
+    v_ext   text[];
+    v_moved text[];
+    v_job   text;
+BEGIN
+    WITH held AS (
+        SELECT t.id, t.progress AS old, least(1.0, greatest(0.0, p.value)) AS new
+        FROM unnest(p_ids, p_tokens) AS l(id, token)
+        JOIN tasks t ON t.id = l.id AND t.token = l.token AND t.status = 'running'
+        JOIN jobs j ON j.id = t.job_id AND j.status NOT IN ('cancelled', 'failed')
+        LEFT JOIN unnest(p_prog_ids, p_prog) AS p(id, value) ON p.id = l.id
+        ORDER BY t.id FOR UPDATE OF t
+    ), upd AS (
+        UPDATE tasks t SET lease_expires_at = v_now + p_lease,
+                           progress = coalesce(h.new, t.progress)
+        FROM held h WHERE t.id = h.id
+        RETURNING t.id, t.job_id, (h.new IS NOT NULL AND h.new <> h.old) AS moved
+    )
+    SELECT coalesce(array_agg(u.id), '{}'),
+           coalesce(array_agg(DISTINCT u.job_id) FILTER (WHERE u.moved), '{}')
+    INTO v_ext, v_moved FROM upd u;
+    FOREACH v_job IN ARRAY v_moved LOOP  -- array_agg(DISTINCT) sorts: the lock order
+        UPDATE jobs j SET updated_at = v_now WHERE j.id = v_job;
+        PERFORM tq_refresh_progress(v_job);
+        PERFORM tq_event(v_job, 'job.progress', (
+            SELECT jsonb_build_object('progress_percent', j.progress_percent,
+                                      'progress_message', j.progress_message,
+                                      'current_chapter', j.current_chapter)
+            FROM jobs j WHERE j.id = v_job), v_now);
+    END LOOP;
+    RETURN QUERY
+        SELECT l.id, CASE
+            WHEN l.id = ANY(v_ext) THEN 'extended'
+            WHEN t.id IS NULL OR t.token <> l.token THEN 'lost'
+            WHEN j.status IN ('cancelled', 'failed') THEN 'cancelled'
+            ELSE 'lost' END
+        FROM unnest(p_ids, p_tokens) AS l(id, token)
+        LEFT JOIN tasks t ON t.id = l.id
+        LEFT JOIN jobs j ON j.id = t.job_id;
+END
+$$;
+
+-- ------------------------------------------------------------------ complete, fail, release
+
+-- Finish tasks; one boolean per input in order (False: stale token or not running).
+CREATE FUNCTION tq_complete(p_ids text[], p_tokens bigint[], p_results jsonb[])
+RETURNS SETOF boolean
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_now  double precision := tq_now();
+    v_t    record;
+    v_done integer;
+    v_total integer;
+BEGIN
+    -- the tasks and their jobs' assemble tasks, then the jobs: the global lock order
+    PERFORM 1 FROM tasks t WHERE t.id IN (
+        SELECT x FROM unnest(p_ids) AS x
+        UNION
+        SELECT j.id || '.' || j.total_chapters FROM jobs j
+        WHERE j.id IN (SELECT s.job_id FROM tasks s WHERE s.id = ANY(p_ids)))
+    ORDER BY t.id FOR UPDATE;
+    PERFORM 1 FROM jobs j WHERE j.id IN (SELECT s.job_id FROM tasks s WHERE s.id = ANY(p_ids))
+    ORDER BY j.id FOR UPDATE;
+    FOR i IN 1..coalesce(cardinality(p_ids), 0) LOOP
+        SELECT t.id, t.job_id, t.kind, t.idx, t.title INTO v_t FROM tasks t
+        WHERE t.id = p_ids[i] AND t.token = p_tokens[i] AND t.status = 'running';
+        IF NOT FOUND THEN
+            RETURN NEXT false;
+            CONTINUE;
+        END IF;
+        UPDATE tasks t SET status = 'completed', result = p_results[i], progress = 1,
+                           finished_at = v_now, lease_expires_at = NULL
+        WHERE t.id = v_t.id;
+        IF v_t.kind = 'assemble' THEN
+            UPDATE jobs j SET status = 'completed', result = p_results[i], finished_at = v_now,
+                              updated_at = v_now, progress_message = 'Completed',
+                              progress_percent = 100
+            WHERE j.id = v_t.job_id;
+            PERFORM tq_event(v_t.job_id, 'job.completed',
+                             jsonb_build_object('result', p_results[i]), v_now);
+        ELSE
+            UPDATE jobs j SET completed_chapters = j.completed_chapters + 1, updated_at = v_now
+            WHERE j.id = v_t.job_id
+            RETURNING j.completed_chapters, j.total_chapters INTO v_done, v_total;
+            PERFORM tq_refresh_progress(v_t.job_id);
+            PERFORM tq_event(v_t.job_id, 'chapter.completed',
+                jsonb_build_object('index', v_t.idx, 'title', v_t.title)
+                || CASE WHEN p_results[i] ? 'duration_s'
+                        THEN jsonb_build_object('duration_s', p_results[i]->'duration_s')
+                        ELSE '{}'::jsonb END,
+                v_now);
+            IF v_done = v_total THEN
+                UPDATE tasks t SET status = 'pending', run_at = v_now
+                WHERE t.id = v_t.job_id || '.' || v_total AND t.status = 'waiting';
+                UPDATE jobs j SET status = 'assembling', progress_message = 'Assembling audiobook'
+                WHERE j.id = v_t.job_id;
+                PERFORM tq_event(v_t.job_id, 'job.assembling', '{}', v_now);
+            END IF;
+        END IF;
+        RETURN NEXT true;
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION tq_fail(p_id text, p_token bigint, p_error text, p_retry_at double precision)
+RETURNS boolean
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_now double precision := tq_now();
+    v_job text;
+    v_t   record;
+BEGIN
+    SELECT t.job_id INTO v_job FROM tasks t WHERE t.id = p_id;
+    IF v_job IS NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM 1 FROM tasks t WHERE t.job_id = v_job ORDER BY t.id FOR UPDATE;
+    PERFORM 1 FROM jobs j WHERE j.id = v_job FOR UPDATE;
+    SELECT t.attempts, t.max_attempts INTO v_t FROM tasks t
+    WHERE t.id = p_id AND t.token = p_token AND t.status = 'running';
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    IF p_retry_at IS NOT NULL AND v_t.attempts < v_t.max_attempts THEN
+        PERFORM tq_requeue(p_id, p_error, p_retry_at, v_now);
+    ELSE
+        PERFORM tq_fail_job(p_id, p_error, v_now);
+    END IF;
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION tq_release(p_ids text[], p_tokens bigint[])
+RETURNS integer
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_now double precision := tq_now();
+    v_t   record;
+    v_job text;
+    v_idx integer;
+    v_n   integer := 0;
+BEGIN
+    PERFORM 1 FROM tasks t WHERE t.id = ANY(p_ids) ORDER BY t.id FOR UPDATE;
+    PERFORM 1 FROM jobs j WHERE j.id IN (SELECT s.job_id FROM tasks s WHERE s.id = ANY(p_ids))
+    ORDER BY j.id FOR UPDATE;
+    FOR v_t IN
+        SELECT l.id, l.token FROM unnest(p_ids, p_tokens) WITH ORDINALITY AS l(id, token, o)
+        ORDER BY l.o
+    LOOP
+        UPDATE tasks t SET status = 'pending', attempts = t.attempts - 1, run_at = v_now,
+                           progress = 0, lease_expires_at = NULL
+        WHERE t.id = v_t.id AND t.token = v_t.token AND t.status = 'running'
+        RETURNING t.job_id, t.idx INTO v_job, v_idx;
+        CONTINUE WHEN NOT FOUND;
+        UPDATE jobs j SET updated_at = v_now WHERE j.id = v_job;
+        PERFORM tq_refresh_progress(v_job);
+        PERFORM tq_event(v_job, 'task.released', jsonb_build_object('index', v_idx), v_now);
+        v_n := v_n + 1;
+    END LOOP;
+    RETURN v_n;
+END
+$$;
+
+-- ------------------------------------------------------------------ users and admins
+
+-- 'ok', 'not_found' (absent or another user's) or 'invalid' (terminal).
+CREATE FUNCTION tq_cancel(p_job text, p_user text)
+RETURNS text
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_now double precision := tq_now();
+    v_j   record;
+BEGIN
+    PERFORM 1 FROM tasks t WHERE t.job_id = p_job ORDER BY t.id FOR UPDATE;
+    SELECT j.status, j.user_id INTO v_j FROM jobs j WHERE j.id = p_job FOR UPDATE;
+    IF NOT FOUND OR (p_user IS NOT NULL AND v_j.user_id <> p_user) THEN
+        RETURN 'not_found';
+    END IF;
+    IF v_j.status IN ('completed', 'failed', 'cancelled') THEN
+        RETURN 'invalid';
+    END IF;
+    UPDATE tasks t SET status = 'cancelled', finished_at = v_now, lease_expires_at = NULL
+    WHERE t.job_id = p_job AND t.status IN ('waiting', 'pending', 'running');
+    UPDATE jobs j SET status = 'cancelled', finished_at = v_now, updated_at = v_now
+    WHERE j.id = p_job;
+    PERFORM tq_refresh_progress(p_job);
+    PERFORM tq_event(p_job, 'job.cancelled', '{}', v_now);
+    RETURN 'ok';
+END
+$$;
+
+CREATE FUNCTION tq_retry(p_job text, p_user text)
+RETURNS text
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_now double precision := tq_now();
+    v_j   record;
+BEGIN
+    PERFORM 1 FROM tasks t WHERE t.job_id = p_job ORDER BY t.id FOR UPDATE;
+    SELECT j.status, j.user_id INTO v_j FROM jobs j WHERE j.id = p_job FOR UPDATE;
+    IF NOT FOUND OR (p_user IS NOT NULL AND v_j.user_id <> p_user) THEN
+        RETURN 'not_found';
+    END IF;
+    IF v_j.status NOT IN ('failed', 'cancelled') THEN
+        RETURN 'invalid';
+    END IF;
+    UPDATE tasks t SET
+        status = CASE WHEN t.kind = 'synthesize' THEN 'pending' ELSE 'waiting' END,
+        run_at = v_now, attempts = 0, error = NULL, progress = 0, lease_expires_at = NULL,
+        finished_at = NULL
+    WHERE t.job_id = p_job AND t.status <> 'completed';
+    UPDATE tasks t SET status = 'pending'
+    WHERE t.job_id = p_job AND t.kind = 'assemble' AND t.status = 'waiting'
+      AND NOT EXISTS (SELECT 1 FROM tasks c WHERE c.job_id = p_job AND c.kind = 'synthesize'
+                      AND c.status <> 'completed');
+    UPDATE jobs j SET status = 'queued', error = NULL, finished_at = NULL, updated_at = v_now
+    WHERE j.id = p_job;
+    PERFORM tq_refresh_progress(p_job);
+    PERFORM tq_event(p_job, 'job.retried', '{}', v_now);
+    RETURN 'ok';
+END
+$$;
+
+CREATE FUNCTION tq_set_priority(p_job text, p_priority integer)
+RETURNS text
+LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_now double precision := tq_now();
+    v_j   record;
+BEGIN
+    PERFORM 1 FROM tasks t WHERE t.job_id = p_job ORDER BY t.id FOR UPDATE;
+    SELECT j.status INTO v_j FROM jobs j WHERE j.id = p_job FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 'not_found';
+    END IF;
+    IF v_j.status IN ('completed', 'failed', 'cancelled') THEN
+        RETURN 'invalid';
+    END IF;
+    UPDATE tasks t SET priority = p_priority WHERE t.job_id = p_job;
+    UPDATE jobs j SET priority = p_priority, updated_at = v_now WHERE j.id = p_job;
+    PERFORM tq_event(p_job, 'job.priority_changed', jsonb_build_object('priority', p_priority),
+                     v_now);
+    RETURN 'ok';
+END
+$$;
+
+-- ------------------------------------------------------------------ row-level security
+
+-- Direct database access on behalf of an app user (a role that is not the owner) sees
+-- and changes only rows whose user_id is ttsqueue.user_id, or auth.uid() on Supabase.
+ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tasks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+
+DO $rls$
+DECLARE
+    v_check text := 'user_id = current_setting(''ttsqueue.user_id'', true)';
+    v_table text;
+BEGIN
+    IF to_regprocedure('auth.uid()') IS NOT NULL THEN
+        v_check := v_check || ' OR user_id = (auth.uid())::text';
+    END IF;
+    FOREACH v_table IN ARRAY ARRAY['jobs', 'tasks', 'events'] LOOP
+        EXECUTE format('CREATE POLICY %I ON %I USING (%s) WITH CHECK (%s)',
+                       v_table || '_owner', v_table, v_check, v_check);
+    END LOOP;
+END
+$rls$;

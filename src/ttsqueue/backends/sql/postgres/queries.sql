@@ -1,0 +1,195 @@
+-- Named queries of the PostgreSQL backend. Pool connections run with search_path set to
+-- the backend's schema; a query with {schema} runs on a connection that is not ours
+-- (migrations, transactional enqueue) and is formatted with the quoted schema name.
+
+-- ---------------------------------------------------------------- migrations
+
+-- name: migration_lock
+SELECT pg_advisory_xact_lock(hashtext('ttsqueue.migrate:' || %(schema)s))
+
+-- name: create_schema
+CREATE SCHEMA IF NOT EXISTS {schema}
+
+-- name: create_version_table
+CREATE TABLE IF NOT EXISTS {schema}.schema_version (
+    version    integer     PRIMARY KEY,
+    name       text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+
+-- name: schema_version
+SELECT coalesce(max(version), 0) AS version FROM {schema}.schema_version
+
+-- name: schema_version_if_any
+SELECT CASE WHEN to_regclass(%(table)s) IS NULL THEN NULL ELSE 1 END AS present
+
+-- name: set_local_search_path
+SET LOCAL search_path TO {schema}
+
+-- name: record_version
+INSERT INTO {schema}.schema_version (version, name) VALUES (%(version)s, %(name)s)
+
+-- name: ping
+SELECT 1
+
+-- ---------------------------------------------------------------- producers
+
+-- name: enqueue
+SELECT ord, job_id, created FROM tq_enqueue(%(specs)s::jsonb) ORDER BY ord
+
+-- name: enqueue_in
+SELECT ord, job_id, created FROM {schema}.tq_enqueue(%(specs)s::jsonb) ORDER BY ord
+
+-- name: jobs_by_ids
+SELECT * FROM jobs WHERE id = ANY(%(ids)s::text[])
+
+-- name: jobs_by_ids_in
+SELECT * FROM {schema}.jobs WHERE id = ANY(%(ids)s::text[])
+
+-- ---------------------------------------------------------------- workers
+
+-- name: claim
+SELECT * FROM tq_claim(%(worker)s, %(limit)s, %(lease)s::float8, %(starve)s)
+
+-- name: heartbeat
+SELECT id, state FROM tq_heartbeat(
+    %(ids)s::text[], %(tokens)s::bigint[], %(lease)s::float8, %(prog_ids)s::text[],
+    %(prog)s::float8[])
+
+-- name: complete
+SELECT tq_complete AS ok FROM tq_complete(
+    %(ids)s::text[], %(tokens)s::bigint[], %(results)s::jsonb[])
+
+-- name: fail
+SELECT tq_fail(%(id)s, %(token)s, %(error)s, %(retry_at)s::float8) AS ok
+
+-- name: release
+SELECT tq_release(%(ids)s::text[], %(tokens)s::bigint[]) AS n
+
+-- name: register_worker
+INSERT INTO workers (id, host, pid, version, concurrency, tasks, started_at, last_seen_at)
+VALUES (%(id)s, %(host)s, %(pid)s, %(version)s, %(concurrency)s, %(tasks)s, %(started_at)s,
+        tq_now())
+ON CONFLICT (id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, version = excluded.version,
+    concurrency = excluded.concurrency, tasks = excluded.tasks,
+    started_at = excluded.started_at, last_seen_at = excluded.last_seen_at
+
+-- name: unregister_worker
+DELETE FROM workers WHERE id = %(id)s
+
+-- name: list_workers
+SELECT * FROM workers WHERE last_seen_at >= tq_now() - %(ttl)s ORDER BY id
+
+-- ---------------------------------------------------------------- users and admins
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = %(id)s
+
+-- name: job_tasks
+SELECT id, idx, kind, title, status, attempts, max_attempts, progress, error, result,
+       worker_id, started_at, finished_at
+FROM tasks WHERE job_id = %(id)s ORDER BY idx
+
+-- name: list_jobs_all
+SELECT * FROM jobs ORDER BY id DESC LIMIT %(limit)s
+
+-- name: list_jobs_all_after
+SELECT * FROM jobs WHERE id < %(cursor)s ORDER BY id DESC LIMIT %(limit)s
+
+-- name: list_jobs_user
+SELECT * FROM jobs WHERE user_id = %(user)s ORDER BY id DESC LIMIT %(limit)s
+
+-- name: list_jobs_user_after
+SELECT * FROM jobs WHERE user_id = %(user)s AND id < %(cursor)s
+ORDER BY id DESC LIMIT %(limit)s
+
+-- name: list_jobs_status
+SELECT * FROM jobs WHERE status = %(status)s ORDER BY id DESC LIMIT %(limit)s
+
+-- name: list_jobs_status_after
+SELECT * FROM jobs WHERE status = %(status)s AND id < %(cursor)s
+ORDER BY id DESC LIMIT %(limit)s
+
+-- name: list_jobs_user_status
+SELECT * FROM jobs WHERE user_id = %(user)s AND status = %(status)s
+ORDER BY id DESC LIMIT %(limit)s
+
+-- name: list_jobs_user_status_after
+SELECT * FROM jobs WHERE user_id = %(user)s AND status = %(status)s AND id < %(cursor)s
+ORDER BY id DESC LIMIT %(limit)s
+
+-- name: cancel
+SELECT tq_cancel(%(id)s, %(user)s::text) AS outcome
+
+-- name: retry
+SELECT tq_retry(%(id)s, %(user)s::text) AS outcome
+
+-- name: set_priority
+SELECT tq_set_priority(%(id)s, %(priority)s) AS outcome
+
+-- name: stats_counts_all
+SELECT kind, status, sum(n)::bigint AS n FROM status_counts GROUP BY kind, status
+
+-- name: stats_extra_all
+SELECT
+    (SELECT count(*) FROM users u
+     WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.user_id = u.user_id)) AS users,
+    (SELECT min(t.run_at) FROM tasks t
+     WHERE t.status = 'pending' AND t.run_at <= tq_now()) AS oldest_pending_at
+
+-- name: stats_counts_user
+SELECT 'job' AS kind, status, count(*) AS n FROM jobs WHERE user_id = %(user)s GROUP BY status
+UNION ALL
+SELECT 'task', t.status, count(*) FROM jobs j JOIN tasks t ON t.job_id = j.id
+WHERE j.user_id = %(user)s GROUP BY t.status
+
+-- name: stats_extra_user
+SELECT
+    (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE user_id = %(user)s LIMIT 1) x) AS users,
+    (SELECT min(t.run_at) FROM tasks t
+     WHERE t.user_id = %(user)s AND t.status = 'pending' AND t.run_at <= tq_now())
+        AS oldest_pending_at
+
+-- ---------------------------------------------------------------- API keys
+
+-- name: put_api_key
+INSERT INTO api_keys (id, key_hash, user_id, premium, admin, label, created_at)
+VALUES (%(id)s, %(key_hash)s, %(user_id)s, %(premium)s, %(admin)s, %(label)s, %(created_at)s)
+
+-- name: get_api_key
+SELECT * FROM api_keys WHERE key_hash = %(key_hash)s
+
+-- name: revoke_api_key
+DELETE FROM api_keys WHERE id = %(id)s
+
+-- ---------------------------------------------------------------- events
+
+-- name: job_events
+SELECT * FROM events WHERE job_id = %(job_id)s AND seq > %(after)s ORDER BY seq
+LIMIT %(limit)s
+
+-- name: event_by_id
+SELECT * FROM events WHERE id = %(id)s
+
+-- name: last_event_id
+SELECT coalesce(max(id), 0) AS id FROM events
+
+-- name: events_after_id
+SELECT * FROM events WHERE id > %(after)s ORDER BY id LIMIT %(limit)s
+
+-- name: listen
+LISTEN {channel}
+
+-- ---------------------------------------------------------------- maintenance
+
+-- name: reap
+SELECT requeued, failed FROM tq_reap()
+
+-- name: prune
+WITH gone AS (
+    DELETE FROM jobs
+    WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < %(older_than)s::float8
+    RETURNING 1
+)
+SELECT count(*) AS n FROM gone
