@@ -154,8 +154,17 @@ class Queue:
             raise QueueError("chapters", f"at most {s.max_book_chars} characters per book")
         return chapters
 
-    async def add_job(self, user: User, book: BookRequest) -> EnqueueResult:
+    async def add_job(
+        self, user: User, book: BookRequest, *, connection: Any | None = None
+    ) -> EnqueueResult:
+        """Enqueue one book; with ``connection`` (a driver connection in an open
+        transaction), inside that transaction: a rollback leaves no job."""
         spec = self.build_spec(user, book)
+        enqueue_in = getattr(self.backend, "enqueue_in", None)
+        if connection is not None and (
+            not self.backend.capabilities.transactional_enqueue or enqueue_in is None
+        ):
+            raise QueueError("connection", "this store cannot enqueue inside a transaction")
         if not user.admin:
             active = await self.active_jobs(user)
             if active >= self.settings.max_active_jobs:
@@ -163,7 +172,12 @@ class Queue:
                     "chapters",
                     f"{active} unfinished jobs already (limit {self.settings.max_active_jobs})",
                 )
-        (result,) = await self.backend.enqueue([spec])
+        results: list[EnqueueResult]
+        if connection is not None and enqueue_in is not None:
+            results = await enqueue_in(connection, [spec])
+        else:
+            results = await self.backend.enqueue([spec])
+        (result,) = results
         log.info(
             "job %s %s for %s: %d chapters, priority %d",
             result.job.id,
