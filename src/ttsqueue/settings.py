@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     default_voice: str = "en-us"
     default_format: str = "m4b"
 
+    # operations: cost and service levels (docs/operations.md)
+    price_per_million_chars: dict[str, float] = Field(
+        default_factory=lambda: {"espeak": 0.0, "piper": 0.0, "openai": 15.0},
+        description='per engine, as JSON: {"espeak": 0, "openai": 15}',
+    )
+    sla_premium_wait_p95_s: float = Field(60.0, gt=0, description="premium queue wait target")
+    sla_free_wait_p95_s: float = Field(600.0, gt=0, description="free queue wait target")
+    sla_window_s: float = Field(3600.0, gt=0, description="jobs created this recently count")
+    analytics_max_jobs: int = Field(20_000, ge=1, description="jobs one report reads at most")
+
     log_level: str = "INFO"
 
     @cached_property

@@ -10,11 +10,11 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ttsqueue import __version__, tts
+from ttsqueue import __version__, dashboard, tts
 from ttsqueue.api import errors
 from ttsqueue.api.deps import ApiState
 from ttsqueue.api.ratelimit import SlidingWindow
-from ttsqueue.api.routes import audio, events, health, jobs, legacy, stats, voices
+from ttsqueue.api.routes import admin, audio, events, health, jobs, legacy, stats, voices
 from ttsqueue.api.schemas import JobCreate
 from ttsqueue.backends import open_backend
 from ttsqueue.queue import Queue
@@ -130,6 +130,9 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     errors.install(app)
     for module in (jobs, events, audio, voices, stats, health, legacy):
         app.include_router(module.router)
+    app.include_router(admin.router)
+    app.include_router(admin.metrics_router)
+    app.include_router(dashboard.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
