@@ -45,6 +45,13 @@ def test_markdown_title_heading_over_chapter_headings_names_the_book() -> None:
     ]
 
 
+def test_markdown_byline_under_the_title_is_the_author() -> None:
+    text = "# The Clock\n\n*by Ann Writer*\n\n## One\n\nTick.\n"
+    book = parse_text(text, markdown=True)
+    assert (book.title, book.author) == ("The Clock", "Ann Writer")
+    assert [(c.title, c.text) for c in book.chapters] == [("One", "Tick.")]
+
+
 def test_markdown_level_one_headings_are_chapters() -> None:
     book = parse_text("# One\n\nfirst\n\n# Two\n\nsecond\n", markdown=True, default_title="b")
     assert book.title == "b"

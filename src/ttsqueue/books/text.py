@@ -28,6 +28,7 @@ _MAX_PLAIN_HEADING = 100
 _ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _BLANK_RUN = re.compile(r"\n{3,}")
+_BYLINE = re.compile(r"^by\s+(\S.{0,100})$", re.IGNORECASE)
 
 # Inline Markdown that should not be read aloud.
 _INLINE = (
@@ -63,9 +64,10 @@ def parse_text(text: str, *, markdown: bool, default_title: str = "") -> Book:
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     sections = _markdown_sections(text) if markdown else _plain_sections(text)
-    title = default_title
+    title, author = default_title, ""
     if markdown:
         title, sections = _book_title(sections, default_title)
+        author = _byline(sections)
     chapters = []
     for section in sections:
         body = _clean_body(section.lines, markdown=markdown)
@@ -73,7 +75,7 @@ def parse_text(text: str, *, markdown: bool, default_title: str = "") -> Book:
             chapters.append(Chapter(title=section.title, text=body))
     if not chapters:
         raise BookError("the book has no text")
-    return Book(title=title, author="", chapters=chapters)
+    return Book(title=title, author=author, chapters=chapters)
 
 
 def _plain_sections(text: str) -> list[_Section]:
@@ -145,6 +147,19 @@ def _book_title(sections: list[_Section], default_title: str) -> tuple[str, list
             first_heading.title = ""
             return title or default_title, sections
     return default_title, sections
+
+
+def _byline(sections: list[_Section]) -> str:
+    """``*by Ann Writer*`` alone under the book's title names the author (and is not read)."""
+    untitled = [s for s in sections[:2] if s.level == 1 and not s.title]
+    lines = [line for line in untitled[0].lines if line.strip()] if untitled else []
+    if len(lines) != 1:
+        return ""
+    match = _BYLINE.match(_inline(lines[0]))
+    if match is None:
+        return ""
+    untitled[0].lines = []
+    return match.group(1).strip()
 
 
 def _inline(text: str) -> str:
