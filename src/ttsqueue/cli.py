@@ -198,15 +198,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    async def run() -> list[int]:
-        backend = open_backend(settings.database_url, settings.backend_options)
-        try:
-            return await backend.migrate()
-        finally:
-            await backend.close()
+    """Opening a backend applies its pending migrations under the store's lock."""
 
-    applied = asyncio.run(run())
-    print(f"applied migrations: {applied}" if applied else "schema is up to date")
+    async def run() -> None:
+        async with _open(settings):
+            pass
+
+    asyncio.run(run())
+    print(f"schema is up to date ({settings.database_url.split('://')[0]})")
     return 0
 
 
