@@ -178,3 +178,11 @@ def test_synthesize_chunk_in_a_process_pool() -> None:
 def test_synthesize_chunk_reports_unknown_voice() -> None:
     with pytest.raises(EngineError, match="unknown voice 'zz'"):
         synthesize_chunk("espeak", "Hello.", Voice(name="zz").to_dict())
+
+
+def test_prepare_chunks_normalises_in_the_voice_language() -> None:
+    engine = get_engine("espeak")
+    german = prepare_chunks("Es kostet 3 Euro.", Voice(name="de"), engine)
+    english = prepare_chunks("It costs 3 euros.", Voice(name="en-gb"), engine)
+    assert [c.text for c in german] == ["Es kostet 3 Euro."]
+    assert [c.text for c in english] == ["It costs three euros."]

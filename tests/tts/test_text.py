@@ -138,3 +138,10 @@ def test_roman_numerals_round_trip() -> None:
     assert numbers.roman_to_int("IC") is None
     assert numbers.roman_to_int("") is None
     assert numbers.roman_to_int("ABC") is None
+
+
+def test_other_languages_keep_their_numbers() -> None:
+    text = "Dr. M\u00fcller zahlte $3.50 am 5. Mai 1984.[1] Kapitel IV\n\nXII"
+    assert normalize(text, "de") == "Dr. M\u00fcller zahlte $3.50 am 5. Mai 1984. Kapitel IV\n\n12"
+    assert normalize("1984", "en-gb") == "nineteen eighty-four"
+    assert normalize("1984", None) == "nineteen eighty-four"

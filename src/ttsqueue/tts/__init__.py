@@ -32,6 +32,7 @@ from ttsqueue.tts.base import (
     Chunk,
     Engine,
     EngineError,
+    KnowsLanguages,
     Speech,
     VoiceInfo,
 )
@@ -134,8 +135,10 @@ def check_voice(voice: Voice) -> str | None:
 
 
 def prepare_chunks(text: str, voice: Voice, engine: Engine) -> list[Chunk]:
-    """Normalise ``text`` and split it into chunks ``engine`` can read, with the pauses
-    ``voice`` asks for (or the defaults) after sentences and paragraphs."""
+    """Normalise ``text`` for the voice's language and split it into chunks ``engine``
+    can read, with the pauses ``voice`` asks for (or the defaults) after sentences and
+    paragraphs."""
+    language = engine.language_of(voice.name) if isinstance(engine, KnowsLanguages) else None
     sentence = (
         DEFAULT_SENTENCE_PAUSE_MS if voice.sentence_pause_ms is None else voice.sentence_pause_ms
     )
@@ -143,7 +146,7 @@ def prepare_chunks(text: str, voice: Voice, engine: Engine) -> list[Chunk]:
         DEFAULT_PARAGRAPH_PAUSE_MS if voice.paragraph_pause_ms is None else voice.paragraph_pause_ms
     )
     return split_text(
-        normalize(text),
+        normalize(text, language),
         max_chars=engine.max_chunk_chars,
         sentence_pause_ms=max(0, sentence),
         paragraph_pause_ms=max(0, paragraph),

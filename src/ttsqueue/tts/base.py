@@ -75,3 +75,12 @@ class ChecksVoices(Protocol):
     def check_voice_name(self, name: str) -> str | None:
         """None when the engine can speak with ``name``, else a user-facing message."""
         ...
+
+
+@runtime_checkable
+class KnowsLanguages(Protocol):
+    """Engines that can tell the language a voice speaks (for text normalisation)."""
+
+    def language_of(self, name: str) -> str | None:
+        """A language code such as ``en-us`` or ``de``, or None when unknown."""
+        ...

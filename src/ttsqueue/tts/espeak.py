@@ -88,6 +88,14 @@ class EspeakEngine:
             return None
         return identifier + plus + variant
 
+    def language_of(self, name: str) -> str | None:
+        resolved = self.resolve(name)
+        if resolved is None:
+            return None
+        identifier = resolved.partition("+")[0]
+        voice = next((v for v in self._raw if v.identifier == identifier), None)
+        return voice.languages[0][1] if voice and voice.languages else None
+
     def check_voice_name(self, name: str) -> str | None:
         return None if self.resolve(name) else f"unknown voice {name!r} for engine espeak"
 

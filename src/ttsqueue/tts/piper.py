@@ -207,6 +207,15 @@ class PiperEngine:
             )
         return out
 
+    def language_of(self, name: str) -> str | None:
+        path = self.model_path(name)
+        if path is None:
+            return None
+        try:
+            return PiperConfig.load(path.with_name(path.name + ".json")).espeak_voice
+        except EngineError:
+            return None
+
     def check_voice_name(self, name: str) -> str | None:
         path = self.model_path(name)
         if path is None:

@@ -211,12 +211,16 @@ def _integer(m: re.Match[str]) -> str:
     return numbers.cardinal(int(text))
 
 
-_RULES: tuple[_Rule, ...] = (
+# Rules for any language: markup that is not read, Roman numerals alone on a line.
+_NEUTRAL_RULES: tuple[_Rule, ...] = (
     (_URL, _drop_url),
     (_FOOTNOTE, lambda m: ""),
     (_SCENE_BREAK, lambda m: ""),
     (_ROMAN_HEADING, _roman_heading),
     (_ROMAN_LINE, _roman_line),
+)
+# English words for abbreviations, numbers, money, dates and times.
+_ENGLISH_RULES: tuple[_Rule, ...] = (
     (
         _STREET,
         lambda m: m.group(1) + _STREETS[m.group(2)] + ("." if m.group(3) is not None else ""),
@@ -254,12 +258,18 @@ def _tidy(text: str) -> str:
     return text.strip()
 
 
-def normalize(text: str) -> str:
-    """``text`` as it should be read aloud. Paragraphs are separated by one blank line."""
+def normalize(text: str, language: str | None = "en") -> str:
+    """``text`` as it should be read aloud. Paragraphs are separated by one blank line.
+
+    Abbreviations and numbers become English words only for English (``language``
+    starting with ``en``, or None when unknown); other languages keep their digits for
+    the engine, which reads them in its own language.
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _INVISIBLE.sub("", text)
     text = _FOOTNOTE.sub("", text)  # before NFKC turns superscript digits into digits
     text = unicodedata.normalize("NFKC", text)
-    for pattern, replace in _RULES:
+    english = language is None or language.lower().startswith("en")
+    for pattern, replace in _NEUTRAL_RULES + (_ENGLISH_RULES if english else ()):
         text = pattern.sub(replace, text)
     return _tidy(text)
