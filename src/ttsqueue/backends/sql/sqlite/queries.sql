@@ -43,9 +43,6 @@ CREATE TABLE IF NOT EXISTS schema_versions (
 -- name: schema_version
 SELECT coalesce(max(version), 0) FROM schema_versions
 
--- name: schema_versions
-SELECT version FROM schema_versions ORDER BY version
-
 -- name: record_schema_version
 INSERT INTO schema_versions (version, name, applied_at) VALUES (:version, :name, :at)
 
@@ -123,7 +120,8 @@ WHERE id = (
 RETURNING *
 
 -- name: claim_fifo
--- The starvation slot: the oldest runnable task, whatever its priority.
+-- The starvation slot: the oldest runnable task whatever its priority, again one offer
+-- per user under their cap, so a capped user's long backlog is never walked.
 UPDATE tasks
 SET status = 'running',
     attempts = attempts + 1,
@@ -134,9 +132,14 @@ SET status = 'running',
     started_at = coalesce(started_at, :now)
 WHERE id = (
     SELECT t.id
-    FROM tasks AS t
-    JOIN users AS u ON u.user_id = t.user_id
-    WHERE t.status = 'pending' AND t.run_at <= :now AND u.running < u.max_concurrency
+    FROM users AS u
+    JOIN tasks AS t ON t.id = (
+        SELECT c.id FROM tasks AS c
+        WHERE c.user_id = u.user_id AND c.status = 'pending' AND c.run_at <= :now
+        ORDER BY c.job_seq, c.idx
+        LIMIT 1
+    )
+    WHERE u.pending > 0 AND u.running < u.max_concurrency
     ORDER BY t.job_seq, t.idx
     LIMIT 1
 )
@@ -249,11 +252,6 @@ SELECT id, job_id, user_id, kind, idx, status, token, attempts, max_attempts
 FROM tasks
 WHERE status = 'running' AND lease_expires_at <= :now
 ORDER BY lease_expires_at
-
--- name: requeue_task
-UPDATE tasks
-SET status = 'pending', run_at = :now, progress = 0, lease_expires_at = NULL
-WHERE id = :id
 
 -- name: due_scheduled_jobs
 UPDATE jobs SET status = 'queued', updated_at = :now

@@ -84,7 +84,7 @@ CREATE UNIQUE INDEX tasks_job ON tasks (job_seq, idx);
 -- claim: one user's best runnable task, and FIFO over everyone's
 CREATE INDEX tasks_pending_user ON tasks (user_id, priority DESC, job_seq, idx)
     WHERE status = 'pending';
-CREATE INDEX tasks_pending_fifo ON tasks (job_seq, idx) WHERE status = 'pending';
+CREATE INDEX tasks_pending_fifo ON tasks (user_id, job_seq, idx) WHERE status = 'pending';
 CREATE INDEX tasks_pending_due ON tasks (run_at) WHERE status = 'pending';
 -- reap: expired leases
 CREATE INDEX tasks_running_lease ON tasks (lease_expires_at) WHERE status = 'running';
