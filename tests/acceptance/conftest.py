@@ -61,15 +61,15 @@ class Cli:
         return done.stdout
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        log = open(self.root / f"proc-{len(self.procs)}.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ttsqueue", *args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=self.root,
-        )
+        with open(self.root / f"proc-{len(self.procs)}.log", "w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "ttsqueue", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=self.root,
+            )
         self.procs.append(proc)
         return proc
 
