@@ -46,7 +46,7 @@ async def test_bad_json_answers_422_naming_the_field(
 ) -> None:
     r = await client.post("/v1/jobs", content=body, headers=JSON)
     assert r.status_code == 422, r.text
-    assert any(l[: len(loc)] == loc for l in locs(r)), locs(r)
+    assert any(got[: len(loc)] == loc for got in locs(r)), locs(r)
     assert all(set(d) == {"loc", "msg", "type"} for d in r.json()["detail"])
 
 

@@ -1,0 +1,1 @@
+"""The HTTP API: ``create_app`` in :mod:`ttsqueue.api.app`."""

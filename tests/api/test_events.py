@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from tests.api.conftest import ADMIN, ALICE, BOB, make_jwt, run_job, submit
+from ttsqueue.api.routes import events as events_module
+from ttsqueue.backends import Backend
+from ttsqueue.storage import Storage
+
+
+def parse_sse(text: str) -> list[dict[str, Any]]:
+    frames = []
+    for block in text.split("\n\n"):
+        fields: dict[str, Any] = {}
+        for line in block.splitlines():
+            if line.startswith(":") or not line:
+                continue
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        if "data" in fields:
+            fields["data"] = json.loads(fields["data"])
+            frames.append(fields)
+    return frames
+
+
+async def test_stream_of_a_finished_job_replays_every_event_and_ends(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage
+) -> None:
+    job_id = await submit(client, ALICE, n=2)
+    await run_job(backend, storage, job_id)
+    r = await client.get(f"/v1/jobs/{job_id}/events", headers=ALICE)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/event-stream")
+    frames = parse_sse(r.text)
+    seqs = [int(f["id"]) for f in frames]
+    assert seqs == list(range(1, len(seqs) + 1))
+    types = [f["event"] for f in frames]
+    assert types[0] == "job.queued"
+    assert types[-1] == "job.completed"
+    assert types.count("chapter.completed") == 2
+    assert all(f["data"]["job_id"] == job_id and f["data"]["type"] == f["event"] for f in frames)
+
+    resumed = await client.get(
+        f"/v1/jobs/{job_id}/events", headers={**ALICE, "Last-Event-ID": str(seqs[2])}
+    )
+    assert [int(f["id"]) for f in parse_sse(resumed.text)] == seqs[3:]
+    after = await client.get(f"/v1/jobs/{job_id}/events", params={"after": 1}, headers=ALICE)
+    assert [int(f["id"]) for f in parse_sse(after.text)] == seqs[1:]
+    past_the_end = await client.get(
+        f"/v1/jobs/{job_id}/events", params={"after": seqs[-1]}, headers=ALICE
+    )
+    assert parse_sse(past_the_end.text) == []
+
+
+async def test_live_stream_follows_the_job_to_completion(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage
+) -> None:
+    job_id = await submit(client, ALICE, n=3)
+    reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
+    await asyncio.sleep(0.2)  # the stream has sent the history and waits for live events
+    assert not reading.done()
+    await run_job(backend, storage, job_id)
+    r = await asyncio.wait_for(reading, 30)
+    frames = parse_sse(r.text)
+    seqs = [int(f["id"]) for f in frames]
+    assert seqs == list(range(1, len(seqs) + 1))  # in order, nothing twice, nothing lost
+    assert frames[-1]["event"] == "job.completed"
+    assert [f["event"] for f in frames].count("chapter.started") == 3
+
+
+async def test_cancel_ends_a_live_stream(client: httpx.AsyncClient) -> None:
+    job_id = await submit(client, ALICE, n=1)
+    reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
+    await asyncio.sleep(0.1)
+    await client.delete(f"/v1/jobs/{job_id}", headers=ALICE)
+    r = await asyncio.wait_for(reading, 30)
+    assert [f["event"] for f in parse_sse(r.text)][-1] == "job.cancelled"
+
+
+async def test_keep_alive_comments_and_missed_events_are_recovered(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(events_module, "KEEPALIVE_S", 0.05)
+    job_id = await submit(client, ALICE, n=1)
+    reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
+    await asyncio.sleep(0.3)
+    await run_job(backend, storage, job_id)
+    r = await asyncio.wait_for(reading, 30)
+    assert ": keep-alive" in r.text
+    assert parse_sse(r.text)[-1]["event"] == "job.completed"
+
+
+async def test_stream_of_unknown_or_foreign_job_is_404(client: httpx.AsyncClient) -> None:
+    job_id = await submit(client, ALICE, n=1)
+    assert (await client.get(f"/v1/jobs/{job_id}/events", headers=BOB)).status_code == 404
+
+
+class FakeSocket:
+    """A WebSocket client speaking raw ASGI to the app."""
+
+    def __init__(self, app: Any, query: str, headers: list[tuple[bytes, bytes]] | None = None):
+        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "scheme": "ws",
+            "path": "/v1/ws",
+            "raw_path": b"/v1/ws",
+            "query_string": query.encode(),
+            "headers": headers or [],
+            "subprotocols": [],
+            "server": ("test", 80),
+            "client": ("127.0.0.1", 1234),
+        }
+        self.incoming.put_nowait({"type": "websocket.connect"})
+        self.task = asyncio.create_task(app(scope, self.incoming.get, self.outgoing.put))
+
+    async def receive(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self.outgoing.get(), 10)
+
+    async def close(self) -> None:
+        await self.incoming.put({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(self.task, 10)
+
+
+async def test_websocket_streams_the_callers_events(client: httpx.AsyncClient, app: Any) -> None:
+    ws = FakeSocket(app, "token=" + ALICE["Authorization"].split()[1])
+    assert (await ws.receive())["type"] == "websocket.accept"
+    await submit(client, BOB, n=1)  # not alice's: not sent to her
+    job_id = await submit(client, ALICE, n=1)
+    msg = await ws.receive()
+    assert msg["type"] == "websocket.send"
+    event = json.loads(msg["text"])
+    assert (event["job_id"], event["type"], event["seq"]) == (job_id, "job.queued", 1)
+    await ws.close()
+
+
+async def test_websocket_admin_sees_all_and_header_auth_works(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    ws = FakeSocket(app, "", [(b"authorization", ADMIN["Authorization"].encode())])
+    assert (await ws.receive())["type"] == "websocket.accept"
+    job_id = await submit(client, BOB, n=1)
+    event = json.loads((await ws.receive())["text"])
+    assert event["job_id"] == job_id
+    assert event["user_id"] == "bob"
+    await ws.close()
+
+
+async def test_websocket_without_valid_token_is_closed(app: Any) -> None:
+    for query in ("", "token=nope", "token=" + make_jwt("x", exp_in=-10)):
+        ws = FakeSocket(app, query)
+        msg = await ws.receive()
+        assert msg["type"] == "websocket.close"
+        assert msg["code"] == 1008
+        await asyncio.wait_for(ws.task, 10)
