@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from ttsqueue.backends.base import (
@@ -26,6 +26,15 @@ from ttsqueue.backends.base import (
     JobNotFound,
     StoreUnavailable,
     WorkerInfo,
+)
+from ttsqueue.backends.memory_rows import (
+    UNFINISHED_TASK,
+    JobRow,
+    Subscriber,
+    TaskRow,
+    UserRow,
+    job_view,
+    new_job_row,
 )
 from ttsqueue.models import (
     ASSEMBLING_MESSAGE,
@@ -44,95 +53,12 @@ from ttsqueue.models import (
     Page,
     QueueStats,
     ReapResult,
-    TaskInfo,
     TaskKind,
     TaskStatus,
     chapter_message,
-    job_progress,
-    task_id,
 )
 
-UNFINISHED_TASK = frozenset({TaskStatus.WAITING, TaskStatus.PENDING, TaskStatus.RUNNING})
 LEASE_EXPIRED = "lease expired"
-
-
-@dataclass
-class _Task:
-    id: str
-    job_id: str
-    user_id: str
-    index: int
-    kind: TaskKind
-    title: str
-    payload: dict[str, Any]
-    priority: int
-    max_attempts: int
-    status: TaskStatus
-    run_at: float
-    attempts: int = 0
-    token: int = 0
-    lease_expires_at: float | None = None
-    worker_id: str | None = None
-    progress: float = 0.0
-    error: str | None = None
-    result: dict[str, Any] | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-
-
-@dataclass
-class _Job:
-    order: int  # enqueue order: the FIFO tie-breaker
-    spec: JobSpec
-    status: JobStatus
-    priority: int
-    created_at: float
-    updated_at: float
-    tasks: list[_Task]
-    completed_chapters: int = 0
-    progress_percent: float = 0.0
-    progress_message: str = ""
-    current_chapter: int | None = None
-    attempts: int = 0
-    error: str | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    result: dict[str, Any] | None = None
-    events: list[Event] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-    @property
-    def user_id(self) -> str:
-        return self.spec.user_id
-
-    @property
-    def chapters(self) -> list[_Task]:
-        return self.tasks[:-1]
-
-    @property
-    def assemble(self) -> _Task:
-        return self.tasks[-1]
-
-
-@dataclass
-class _User:
-    cap: int  # max_concurrency of the user's most recently enqueued job
-    last_served: int = 0  # claim counter value of the user's last claim
-
-
-@dataclass
-class _Subscriber:
-    job_id: str | None
-    user_id: str | None
-    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
-
-    def wants(self, event: Event) -> bool:
-        return (self.job_id is None or event.job_id == self.job_id) and (
-            self.user_id is None or event.user_id == self.user_id
-        )
 
 
 class MemoryBackend(Backend):
@@ -147,16 +73,16 @@ class MemoryBackend(Backend):
     def __init__(self, url: str, options: BackendOptions) -> None:
         self.url = url
         self.options = options
-        self._jobs: dict[str, _Job] = {}
-        self._tasks: dict[str, _Task] = {}
+        self._jobs: dict[str, JobRow] = {}
+        self._tasks: dict[str, TaskRow] = {}
         self._keys: dict[tuple[str, str], str] = {}  # (user, idempotency key) -> job id
-        self._users: dict[str, _User] = {}
+        self._users: dict[str, UserRow] = {}
         self._claims = 0  # the store-wide claim counter
         self._next_order = 0
         self._next_event_id = 0
         self._workers: dict[str, WorkerInfo] = {}
         self._api_keys: dict[str, ApiKey] = {}
-        self._subscribers: list[_Subscriber] = []
+        self._subscribers: list[Subscriber] = []
         self._wakeup = asyncio.Event()
         self._open = False
 
@@ -184,96 +110,42 @@ class MemoryBackend(Backend):
         for spec in specs:
             key = (spec.user_id, spec.idempotency_key) if spec.idempotency_key else None
             if key is not None and key in self._keys:
-                results.append(EnqueueResult(self._job_view(self._jobs[self._keys[key]]), False))
+                results.append(EnqueueResult(job_view(self._jobs[self._keys[key]]), False))
                 continue
             job = self._insert(spec, now)
             if key is not None:
                 self._keys[key] = job.id
-            results.append(EnqueueResult(self._job_view(job), True))
+            results.append(EnqueueResult(job_view(job), True))
         self._notify_work()
         return results
 
     def _check_new_ids(self, specs: Sequence[JobSpec]) -> None:
-        """Refuse the whole batch up front, so that a bad spec inserts nothing."""
-        ids = [s.id for s in specs if not s.idempotency_key]
+        """Refuse the whole batch up front if a job it would insert has a taken id, so
+        that the batch inserts all or nothing."""
+        keys: set[tuple[str, str]] = set()
+        ids: list[str] = []
+        for spec in specs:
+            if spec.idempotency_key:
+                key = (spec.user_id, spec.idempotency_key)
+                if key in self._keys or key in keys:
+                    continue  # matches a job: inserts nothing
+                keys.add(key)
+            ids.append(spec.id)
         if len(set(ids)) != len(ids) or any(i in self._jobs for i in ids):
             raise BackendError("a job with this id already exists")
 
-    def _insert(self, spec: JobSpec, now: float) -> _Job:
-        scheduled = spec.run_at is not None and spec.run_at > now
-        due = spec.run_at if spec.run_at is not None else now
-        n = len(spec.chapters)
-        tasks = [
-            self._new_task(
-                spec,
-                i,
-                TaskKind.SYNTHESIZE,
-                ch.title,
-                {
-                    "title": ch.title,
-                    "text": ch.text,
-                    "voice": spec.voice.to_dict(),
-                    "output_format": spec.output_format,
-                },
-                TaskStatus.PENDING,
-                due,
-            )
-            for i, ch in enumerate(spec.chapters)
-        ]
-        assemble_payload = {
-            "title": spec.title,
-            "author": spec.author,
-            "output_format": spec.output_format,
-            "chapter_titles": [ch.title for ch in spec.chapters],
-        }
-        tasks.append(
-            self._new_task(
-                spec, n, TaskKind.ASSEMBLE, spec.title, assemble_payload, TaskStatus.WAITING, due
-            )
-        )
+    def _insert(self, spec: JobSpec, now: float) -> JobRow:
         self._next_order += 1
-        job = _Job(
-            order=self._next_order,
-            spec=spec,
-            status=JobStatus.SCHEDULED if scheduled else JobStatus.QUEUED,
-            priority=spec.priority,
-            created_at=now,
-            updated_at=now,
-            tasks=tasks,
-        )
+        job = new_job_row(spec, order=self._next_order, now=now)
         self._jobs[job.id] = job
-        self._tasks.update((t.id, t) for t in tasks)
-        user = self._users.setdefault(spec.user_id, _User(cap=spec.max_concurrency))
+        self._tasks.update((t.id, t) for t in job.tasks)
+        user = self._users.setdefault(spec.user_id, UserRow(cap=spec.max_concurrency))
         user.cap = spec.max_concurrency
-        if scheduled:
+        if job.status is JobStatus.SCHEDULED:
             self._append(job, EventType.SCHEDULED, {"run_at": spec.run_at}, now)
         else:
             self._append(job, EventType.QUEUED, self._queued_data(job), now)
         return job
-
-    @staticmethod
-    def _new_task(
-        spec: JobSpec,
-        index: int,
-        kind: TaskKind,
-        title: str,
-        payload: dict[str, Any],
-        status: TaskStatus,
-        run_at: float,
-    ) -> _Task:
-        return _Task(
-            id=task_id(spec.id, index),
-            job_id=spec.id,
-            user_id=spec.user_id,
-            index=index,
-            kind=kind,
-            title=title,
-            payload=payload,
-            priority=spec.priority,
-            max_attempts=spec.max_attempts,
-            status=status,
-            run_at=run_at,
-        )
 
     # -- workers: claim --------------------------------------------------------------
 
@@ -300,21 +172,21 @@ class MemoryBackend(Backend):
             claimed.append(self._lease(task, worker_id, lease_s, now))
         return claimed
 
-    def _due(self, task: _Task, now: float) -> bool:
+    def _due(self, task: TaskRow, now: float) -> bool:
         return (
             task.status is TaskStatus.PENDING
             and task.run_at <= now
             and not self._jobs[task.job_id].status.terminal
         )
 
-    def _fifo_key(self, task: _Task) -> tuple[int, int]:
+    def _fifo_key(self, task: TaskRow) -> tuple[int, int]:
         return (self._jobs[task.job_id].order, task.index)
 
-    def _claim_key(self, task: _Task) -> tuple[int, int, int, int]:
+    def _claim_key(self, task: TaskRow) -> tuple[int, int, int, int]:
         last_served = self._users[task.user_id].last_served
         return (-task.priority, last_served, *self._fifo_key(task))
 
-    def _lease(self, task: _Task, worker_id: str, lease_s: float, now: float) -> ClaimedTask:
+    def _lease(self, task: TaskRow, worker_id: str, lease_s: float, now: float) -> ClaimedTask:
         job = self._jobs[task.job_id]
         task.status = TaskStatus.RUNNING
         task.attempts += 1
@@ -341,7 +213,7 @@ class MemoryBackend(Backend):
                 "worker_id": worker_id,
             }
             self._append(job, EventType.CHAPTER_STARTED, data, now)
-        self._refresh_progress(job)
+        job.refresh_progress()
         return ClaimedTask(
             lease=Lease(task.id, task.token),
             job_id=job.id,
@@ -356,7 +228,7 @@ class MemoryBackend(Backend):
 
     # -- workers: while and after running -------------------------------------------
 
-    def _held(self, lease: Lease) -> _Task | None:
+    def _held(self, lease: Lease) -> TaskRow | None:
         """The task, if ``lease`` is its current token and it is still running."""
         task = self._tasks.get(lease.task_id)
         if task is None or task.token != lease.token or task.status is not TaskStatus.RUNNING:
@@ -370,7 +242,7 @@ class MemoryBackend(Backend):
         extended: set[str] = set()
         cancelled: set[str] = set()
         lost: set[str] = set()
-        moved: dict[str, _Job] = {}
+        moved: dict[str, JobRow] = {}
         for lease in leases:
             task = self._tasks.get(lease.task_id)
             if task is None or task.token != lease.token:
@@ -390,7 +262,7 @@ class MemoryBackend(Backend):
                     moved[job.id] = job
         for job in moved.values():
             job.updated_at = now
-            self._refresh_progress(job)
+            job.refresh_progress()
             data = {
                 "progress_percent": job.progress_percent,
                 "progress_message": job.progress_message,
@@ -409,7 +281,7 @@ class MemoryBackend(Backend):
                 self._complete_task(task, dict(c.result), now)
         return done
 
-    def _complete_task(self, task: _Task, result: dict[str, Any], now: float) -> None:
+    def _complete_task(self, task: TaskRow, result: dict[str, Any], now: float) -> None:
         job = self._jobs[task.job_id]
         task.status = TaskStatus.COMPLETED
         task.result = result
@@ -422,11 +294,11 @@ class MemoryBackend(Backend):
             job.result = result
             job.finished_at = now
             job.progress_message = COMPLETED_MESSAGE
-            self._refresh_progress(job)
+            job.refresh_progress()
             self._append(job, EventType.COMPLETED, {"result": result}, now)
             return
         job.completed_chapters += 1
-        self._refresh_progress(job)
+        job.refresh_progress()
         data: dict[str, Any] = {"index": task.index, "title": task.title}
         if "duration_s" in result:
             data["duration_s"] = result["duration_s"]
@@ -437,7 +309,7 @@ class MemoryBackend(Backend):
             job.progress_message = ASSEMBLING_MESSAGE
             self._append(job, EventType.ASSEMBLING, {}, now)
 
-    def _make_assemble_runnable(self, job: _Job, now: float) -> None:
+    def _make_assemble_runnable(self, job: JobRow, now: float) -> None:
         job.assemble.status = TaskStatus.PENDING
         job.assemble.run_at = now
         self._notify_work()
@@ -453,7 +325,7 @@ class MemoryBackend(Backend):
             self._fail_job(task, error, now)
         return True
 
-    def _requeue(self, task: _Task, error: str, retry_at: float, now: float) -> None:
+    def _requeue(self, task: TaskRow, error: str, retry_at: float, now: float) -> None:
         job = self._jobs[task.job_id]
         task.status = TaskStatus.PENDING
         task.run_at = retry_at
@@ -461,12 +333,12 @@ class MemoryBackend(Backend):
         task.progress = 0.0
         task.lease_expires_at = None
         job.updated_at = now
-        self._refresh_progress(job)
+        job.refresh_progress()
         data = {"index": task.index, "attempt": task.attempts, "error": error, "retry_at": retry_at}
         self._append(job, EventType.TASK_RETRYING, data, now)
         self._notify_work()
 
-    def _fail_job(self, task: _Task, error: str, now: float) -> None:
+    def _fail_job(self, task: TaskRow, error: str, now: float) -> None:
         job = self._jobs[task.job_id]
         task.status = TaskStatus.FAILED
         task.error = error
@@ -477,11 +349,11 @@ class MemoryBackend(Backend):
         job.error = error
         job.finished_at = now
         job.updated_at = now
-        self._refresh_progress(job)
+        job.refresh_progress()
         self._append(job, EventType.FAILED, {"error": error, "index": task.index}, now)
 
     @staticmethod
-    def _cancel_unfinished(job: _Job, now: float) -> None:
+    def _cancel_unfinished(job: JobRow, now: float) -> None:
         for t in job.tasks:
             if t.status in UNFINISHED_TASK:
                 t.status = TaskStatus.CANCELLED
@@ -502,7 +374,7 @@ class MemoryBackend(Backend):
             task.progress = 0.0
             task.lease_expires_at = None
             job.updated_at = now
-            self._refresh_progress(job)
+            job.refresh_progress()
             self._append(job, EventType.TASK_RELEASED, {"index": task.index}, now)
             released += 1
         if released:
@@ -535,7 +407,7 @@ class MemoryBackend(Backend):
 
     # -- users and admins ------------------------------------------------------------
 
-    def _owned(self, job_id: str, user_id: str | None) -> _Job:
+    def _owned(self, job_id: str, user_id: str | None) -> JobRow:
         job = self._jobs.get(job_id)
         if job is None or (user_id is not None and job.user_id != user_id):
             raise JobNotFound(job_id)
@@ -543,7 +415,7 @@ class MemoryBackend(Backend):
 
     async def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:
         try:
-            return self._job_view(self._owned(job_id, user_id), with_tasks=True)
+            return job_view(self._owned(job_id, user_id), with_tasks=True)
         except JobNotFound:
             return None
 
@@ -562,28 +434,28 @@ class MemoryBackend(Backend):
         page = jobs[: max(0, limit)]
         more = len(jobs) > len(page) and bool(page)
         return Page(
-            items=tuple(self._job_view(j) for j in page),
+            items=tuple(job_view(j) for j in page),
             next_cursor=page[-1].id if more else None,
         )
 
     async def cancel(self, job_id: str, *, user_id: str | None = None) -> Job:
         job = self._owned(job_id, user_id)
         if job.status.terminal:
-            raise InvalidTransition(self._job_view(job), f"job is already {job.status.value}")
+            raise InvalidTransition(job_view(job), f"job is already {job.status.value}")
         now = time.time()
         self._cancel_unfinished(job, now)
         job.status = JobStatus.CANCELLED
         job.finished_at = now
         job.updated_at = now
-        self._refresh_progress(job)
+        job.refresh_progress()
         self._append(job, EventType.CANCELLED, {}, now)
-        return self._job_view(job, with_tasks=True)
+        return job_view(job, with_tasks=True)
 
     async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
         job = self._owned(job_id, user_id)
         if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise InvalidTransition(
-                self._job_view(job), f"only failed or cancelled jobs can be retried ({job.status})"
+                job_view(job), f"only failed or cancelled jobs can be retried ({job.status})"
             )
         now = time.time()
         for t in job.tasks:
@@ -605,22 +477,22 @@ class MemoryBackend(Backend):
         job.error = None
         job.finished_at = None
         job.updated_at = now
-        self._refresh_progress(job)
+        job.refresh_progress()
         self._append(job, EventType.RETRIED, {}, now)
         self._notify_work()
-        return self._job_view(job, with_tasks=True)
+        return job_view(job, with_tasks=True)
 
     async def set_priority(self, job_id: str, priority: int) -> Job:
         job = self._owned(job_id, None)
         if job.status.terminal:
-            raise InvalidTransition(self._job_view(job), f"job is already {job.status.value}")
+            raise InvalidTransition(job_view(job), f"job is already {job.status.value}")
         now = time.time()
         job.priority = priority
         for t in job.tasks:
             t.priority = priority
         job.updated_at = now
         self._append(job, EventType.PRIORITY_CHANGED, {"priority": priority}, now)
-        return self._job_view(job, with_tasks=True)
+        return job_view(job, with_tasks=True)
 
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         now = time.time()
@@ -652,7 +524,7 @@ class MemoryBackend(Backend):
 
     # -- events ----------------------------------------------------------------------
 
-    def _append(self, job: _Job, type_: EventType, data: dict[str, Any], now: float) -> None:
+    def _append(self, job: JobRow, type_: EventType, data: dict[str, Any], now: float) -> None:
         self._next_event_id += 1
         event = Event(
             job_id=job.id,
@@ -679,11 +551,11 @@ class MemoryBackend(Backend):
     ) -> AsyncIterator[Event]:
         # Registered now, not at the first __anext__, so nothing appended after this
         # call is missed.
-        sub = _Subscriber(job_id, user_id)
+        sub = Subscriber(job_id, user_id)
         self._subscribers.append(sub)
         return self._feed(sub)
 
-    async def _feed(self, sub: _Subscriber) -> AsyncIterator[Event]:
+    async def _feed(self, sub: Subscriber) -> AsyncIterator[Event]:
         try:
             while True:
                 yield await sub.queue.get()
@@ -736,65 +608,6 @@ class MemoryBackend(Backend):
                 self._keys.pop((job.user_id, job.spec.idempotency_key), None)
         return len(doomed)
 
-    # -- views -----------------------------------------------------------------------
-
     @staticmethod
-    def _queued_data(job: _Job) -> dict[str, Any]:
+    def _queued_data(job: JobRow) -> dict[str, Any]:
         return {"priority": job.priority, "total_chapters": len(job.chapters)}
-
-    def _refresh_progress(self, job: _Job) -> None:
-        running = sum(t.progress for t in job.chapters if t.status is TaskStatus.RUNNING)
-        job.progress_percent = job_progress(
-            total_chapters=len(job.chapters),
-            completed_chapters=job.completed_chapters,
-            running_progress=running,
-            completed=job.status is JobStatus.COMPLETED,
-        )
-
-    @staticmethod
-    def _task_view(t: _Task) -> TaskInfo:
-        return TaskInfo(
-            id=t.id,
-            index=t.index,
-            kind=t.kind,
-            title=t.title,
-            status=t.status,
-            attempts=t.attempts,
-            max_attempts=t.max_attempts,
-            progress=t.progress,
-            error=t.error,
-            result=None if t.result is None else dict(t.result),
-            worker_id=t.worker_id,
-            started_at=t.started_at,
-            finished_at=t.finished_at,
-        )
-
-    def _job_view(self, job: _Job, *, with_tasks: bool = False) -> Job:
-        spec = job.spec
-        return Job(
-            id=job.id,
-            user_id=job.user_id,
-            status=job.status,
-            priority=job.priority,
-            title=spec.title,
-            author=spec.author,
-            work_id=spec.work_id,
-            voice=spec.voice,
-            output_format=spec.output_format,
-            total_chapters=len(job.chapters),
-            completed_chapters=job.completed_chapters,
-            progress_percent=job.progress_percent,
-            progress_message=job.progress_message,
-            current_chapter=job.current_chapter,
-            attempts=job.attempts,
-            error=job.error,
-            idempotency_key=spec.idempotency_key,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-            run_at=spec.run_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
-            result=None if job.result is None else dict(job.result),
-            metadata=dict(spec.metadata),
-            tasks=tuple(self._task_view(t) for t in job.tasks) if with_tasks else (),
-        )
