@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,7 +24,8 @@ WORKERS = 4
 JOBS = 100
 CHAPTERS = 3  # + 1 assemble task: 400 tasks in all
 
-Report = multiprocessing.queues.Queue[tuple[str, list[str]]]
+if TYPE_CHECKING:
+    Report = multiprocessing.queues.Queue[tuple[str, list[str]]]
 
 
 def _work(
