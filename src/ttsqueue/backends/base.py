@@ -132,6 +132,7 @@ class Backend(abc.ABC):
     ``await open()`` (or ``async with``)."""
 
     capabilities: Capabilities
+    url: str  # the store URL it was built with: another instance may open the same store
 
     # -- lifecycle -------------------------------------------------------------------
 
