@@ -111,7 +111,7 @@ local function emit(j, etype, data, now)
   local id = redis.call('INCR', key('eventid'))
   local ev = jobj({'job_id', j.id, 'user_id', j.user, 'seq', seq, 'type', etype,
     'data', {raw = data}, 'at', now, 'id', id})
-  redis.call('XADD', key('events', j.id), 'MAXLEN', '~', EVENTS_MAX, seq .. '-0', 'e', ev)
+  redis.call('XADD', key('events', j.id), 'MAXLEN', EVENTS_MAX, seq .. '-0', 'e', ev)
   redis.call('PUBLISH', key('event_channel'), ev)
   LAST_EVENT = id
 end

@@ -40,14 +40,17 @@ local function pick_fifo()
   end
 end
 
--- Highest priority, then least recently served user (ties: FIFO), then FIFO.
-local function pick_normal()
-  for _, p in ipairs(redis.call('ZREVRANGE', key('prios'), 0, -1)) do
-    local users = redis.call('ZRANGE', key('rr', p), 0, -1, 'WITHSCORES')
-    local best, best_served, best_score
+-- Highest priority, then least recently served user (ties: FIFO), then FIFO. Users are
+-- read in batches by last_served; the scan stops once a batch passes the best found.
+local function pick_in(p)
+  local rr, start, batch = key('rr', p), 0, 50
+  local best, best_served, best_score
+  while true do
+    local users = redis.call('ZRANGE', rr, start, start + batch - 1, 'WITHSCORES')
+    if #users == 0 then return best end
     for i = 1, #users, 2 do
       local u, served = users[i], tonumber(users[i + 1])
-      if best and served > best_served then break end
+      if best and served > best_served then return best end
       if under_cap(u) then
         local head = redis.call('ZRANGE', key('ready', p, u), 0, 0, 'WITHSCORES')
         if head[1] and (not best or tonumber(head[2]) < best_score) then
@@ -55,6 +58,13 @@ local function pick_normal()
         end
       end
     end
+    start = start + batch
+  end
+end
+
+local function pick_normal()
+  for _, p in ipairs(redis.call('ZREVRANGE', key('prios'), 0, -1)) do
+    local best = pick_in(p)
     if best then return best end
   end
   return nil
