@@ -57,7 +57,8 @@ def assert_complete_book(cli: Cli, job: Job, chapters: int) -> None:
     assert [t.index for t in synth] == list(range(chapters))
     assert all(t.status is TaskStatus.COMPLETED for t in job.tasks)
     files = sorted((audio / job.id).glob("chapter-*"))
-    assert [f.name.split(".")[0] for f in files] == [f"chapter-{i:03d}" for i in range(1, chapters + 1)]
+    expected = [f"chapter-{i:03d}" for i in range(1, chapters + 1)]
+    assert [f.name.split(".")[0] for f in files] == expected
     assert not list((audio / job.id).glob(".*tmp*")), "temporary files left behind"
     durations = [probe_duration(f) for f in files]
     assert all(d > 1.0 for d in durations)
