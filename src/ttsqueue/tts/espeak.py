@@ -31,6 +31,11 @@ class EspeakEngine:
     name = "espeak"
     max_chunk_chars = 1000
 
+    @property
+    def sample_rate(self) -> int:
+        """What every espeak-ng voice produces (22050 Hz)."""
+        return espeak_lib.sample_rate()
+
     @cached_property
     def _raw(self) -> list[espeak_lib.RawVoice]:
         return espeak_lib.list_voices()

@@ -30,7 +30,7 @@ _SHORT_LINE = 50  # a line this short, ended by a newline, is a heading or a lin
 
 
 def _ends_sentence(text: str, match: re.Match[str]) -> bool:
-    rest = text[match.end() :].lstrip(_OPENERS)
+    rest = text[match.end() : match.end() + 16].lstrip(_OPENERS)
     if not rest:
         return True
     if rest[0].islower():
@@ -38,7 +38,8 @@ def _ends_sentence(text: str, match: re.Match[str]) -> bool:
     marks = match.group(0).rstrip().rstrip(_CLOSERS)
     if marks != ".":
         return True
-    word = text[: match.start()].rsplit(None, 1)[-1].lstrip(_OPENERS) if match.start() else ""
+    before = text[max(0, match.start() - 64) : match.start()].split()
+    word = before[-1].lstrip(_OPENERS) if before else ""
     if word.lower() in NON_TERMINAL or _INITIALS.fullmatch(word):
         return False
     return not (len(word) == 1 and word.isalpha() and word != "I")
