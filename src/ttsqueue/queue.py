@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ttsqueue import policy
+from ttsqueue import metrics, policy
 from ttsqueue.backends.base import Backend, InvalidTransition, JobNotFound
 from ttsqueue.models import (
     OUTPUT_FORMATS,
@@ -178,6 +178,7 @@ class Queue:
         else:
             results = await self.backend.enqueue([spec])
         (result,) = results
+        metrics.jobs_enqueued(results)
         log.info(
             "job %s %s for %s: %d chapters, priority %d",
             result.job.id,
@@ -192,6 +193,7 @@ class Queue:
         """Enqueue many books in one transaction (batch producers, benchmarks)."""
         specs = [self.build_spec(user, b) for b in books]
         results = await self.backend.enqueue(specs)
+        metrics.jobs_enqueued(results)
         log.info("enqueued %d jobs for %s", sum(r.created for r in results), user.id)
         return results
 
@@ -249,6 +251,7 @@ class Queue:
             raise NotFound("job_id", f"no job {job_id}") from None
         except InvalidTransition as exc:
             raise Conflict("job_id", f"job is already {exc.job.status.value}") from None
+        metrics.job_cancelled()
         log.info("job %s cancelled by %s", job_id, user.id)
         return job
 
@@ -261,6 +264,7 @@ class Queue:
             raise Conflict(
                 "job_id", f"only failed or cancelled jobs can be retried (job is {exc.job.status})"
             ) from None
+        metrics.job_retried()
         log.info("job %s retried by %s", job_id, user.id)
         return job
 

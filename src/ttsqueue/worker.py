@@ -20,9 +20,9 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ttsqueue import __version__, policy
+from ttsqueue import __version__, metrics, policy
 from ttsqueue.backends.base import Backend, Completion, WorkerInfo
-from ttsqueue.models import ClaimedTask, Lease, TaskKind, new_id
+from ttsqueue.models import ClaimedTask, Job, Lease, TaskKind, new_id
 from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage
 from ttsqueue.worker_jobs import (
@@ -51,6 +51,7 @@ class InFlight:
     reported: float = -1.0
     stop_reason: str | None = None  # "cancelled" | "lost"
     runner: asyncio.Task[None] | None = None
+    job: Job | None = None  # an assemble task's job, for its wait and run time metrics
     started: float = field(default_factory=time.monotonic)
 
 
@@ -157,6 +158,7 @@ class Worker:
                 log.warning("claim failed (%s); retrying in %.1fs", exc, delay)
                 await self._sleep(delay)
                 continue
+            metrics.tasks_claimed(claimed)
             for task in claimed:
                 self._start(task)
             if not claimed:
@@ -193,6 +195,7 @@ class Worker:
             accepted = await self._complete(Completion(item.lease, result))
             if accepted:
                 self.completed += 1
+                metrics.task_completed(task, result, item.job, self.settings)
             else:
                 log.warning("task %s: completion refused (lease lost)", task.lease.task_id)
         except TaskStopped as stop:
@@ -235,6 +238,7 @@ class Worker:
         job = await self.backend.get(item.claimed.job_id)
         if job is None:
             raise TaskStopped("job vanished")
+        item.job = job
         work = AssembleJob.for_job(job, item.claimed, self.storage)
         self._check(item)
         result: dict[str, Any] = await self._in_pool(assemble_book, work)
@@ -257,6 +261,7 @@ class Worker:
             "" if retry_at is None else f" (retry in {retry_at - time.time():.1f}s)",
         )
         self.failed += 1
+        metrics.task_failed(task, final=retry_at is None)
         try:
             await self.backend.fail(item.lease, error=error[:2000], retry_at=retry_at)
         except Exception as store_exc:  # the lease will expire and the reaper retries

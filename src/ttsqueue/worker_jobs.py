@@ -131,6 +131,7 @@ class AssembleJob:
     author: str
     narrator: str
     cover_path: str | None
+    characters: int = 0  # the sum over the chapters, kept on the job's result
 
     @classmethod
     def for_job(cls, job: Job, claimed: ClaimedTask, storage: Storage) -> AssembleJob:
@@ -155,6 +156,7 @@ class AssembleJob:
             author=job.author,
             narrator=f"{job.voice.engine} {job.voice.name}",
             cover_path=str(storage.resolve(str(cover))) if cover else None,
+            characters=sum(int((t.result or {}).get("characters", 0)) for t in job.tasks),
         )
 
 
@@ -182,4 +184,5 @@ def assemble_book(work: AssembleJob) -> dict[str, Any]:
         "format": work.fmt,
         "bytes": Path(work.path).stat().st_size,
         "chapters": [{"title": t, "start_s": round(s, 3)} for t, s in book.chapters],
+        "characters": work.characters,
     }
