@@ -4,11 +4,15 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.stores import missing, service_url
 from ttsqueue.backends import Backend, BackendOptions, open_backend
+from ttsqueue.backends.base import StoreUnavailable
+from ttsqueue.backends.sqlfiles import queries
 
 ENV = "TTSQUEUE_TEST_POSTGRES_URL"
+TESTING = queries("postgres", "testing.sql")
 
 
 def new_schema() -> str:
@@ -21,33 +25,34 @@ def url_for(schema: str) -> str:
     return f"{base}{sep}schema={schema}"
 
 
-async def drop_schema(schema: str) -> None:
-    import psycopg
+def statement(name: str, **identifiers: str) -> Any:
+    """A test statement from sql/postgres/testing.sql with identifiers quoted."""
     from psycopg import sql
 
+    return sql.SQL(TESTING[name]).format(  # type: ignore[arg-type]
+        **{k: sql.Identifier(v) for k, v in identifiers.items()}
+    )
+
+
+async def drop_schema(schema: str) -> None:
+    import psycopg
+
     async with await psycopg.AsyncConnection.connect(service_url(ENV), autocommit=True) as conn:
-        await conn.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-        )
+        await conn.execute(statement("drop_schema", schema=schema))
 
 
 @asynccontextmanager
 async def store(tmp_path: Path, options: BackendOptions) -> AsyncIterator[Backend]:
     try:
-        import psycopg
+        import psycopg  # noqa: F401
     except ImportError:
         missing("psycopg is not installed")
-        raise
     schema = new_schema()
+    backend = open_backend(url_for(schema), options)
     try:
-        backend = open_backend(url_for(schema), options)
         await backend.open()
-    except Exception as exc:  # the service is down or unreachable
-        from ttsqueue.backends.base import StoreUnavailable
-
-        if isinstance(exc, StoreUnavailable | psycopg.OperationalError):
-            missing(f"PostgreSQL is unreachable: {exc}")
-        raise
+    except StoreUnavailable as exc:
+        missing(f"PostgreSQL is unreachable: {exc}")
     try:
         yield backend
     finally:

@@ -70,7 +70,7 @@ class PostgresBackend(Backend):
         self.schema = self.target.schema
         self._db = Database(self.target)
         self._listener = Listener(
-            self.target.conninfo,
+            self._db.connect,
             self.schema,
             fetch_event=self._event_by_id,
             fetch_after=self._events_after,
@@ -99,14 +99,7 @@ class PostgresBackend(Backend):
         await self._db.close()
 
     async def migrate(self) -> list[int]:
-        opened_here = self._db.pool.closed
-        if opened_here:
-            await self._db.open()
-        try:
-            return await self._db.migrate()
-        finally:
-            if opened_here:
-                await self._db.close()
+        return await self._db.migrate()
 
     async def ping(self) -> None:
         if not self._open:

@@ -33,6 +33,7 @@ DEFAULT_SCHEMA = "ttsqueue"
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
 RETRIES = 8  # deadlocks and serialization failures are retried this many times
 CONNECT_TIMEOUT_S = 10.0
+POOL_WAIT_S = 5.0  # a call waits this long for a connection, then StoreUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,31 +76,62 @@ class Database:
 
     def __init__(self, target: Target, *, min_size: int = 1, max_size: int = 8) -> None:
         self.target = target
-        self.pool: psycopg_pool.AsyncConnectionPool[Conn] = psycopg_pool.AsyncConnectionPool(
-            target.conninfo,
-            min_size=min_size,
-            max_size=max_size,
+        self._sizes = (min_size, max_size)
+        self._pool: psycopg_pool.AsyncConnectionPool[Conn] | None = None
+
+    @property
+    def pool(self) -> psycopg_pool.AsyncConnectionPool[Conn]:
+        if self._pool is None:
+            raise StoreUnavailable("the postgres backend is not open")
+        return self._pool
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    async def connect(self) -> Conn:
+        """One connection outside the pool (the listener, migrations of a closed backend)."""
+        try:
+            return await psycopg.AsyncConnection.connect(
+                self.target.conninfo,
+                autocommit=True,
+                row_factory=dict_row,
+                connect_timeout=int(CONNECT_TIMEOUT_S),
+            )
+        except psycopg.OperationalError as exc:
+            raise unavailable(exc) from exc
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        probe = await self.connect()  # a store that is down fails at once, clearly
+        await probe.close()
+        pool: psycopg_pool.AsyncConnectionPool[Conn] = psycopg_pool.AsyncConnectionPool(
+            self.target.conninfo,
+            min_size=self._sizes[0],
+            max_size=self._sizes[1],
             kwargs={
                 "autocommit": True,
                 "row_factory": dict_row,
-                "options": f"-c search_path={target.schema}",
+                "options": f"-c search_path={self.target.schema}",
             },
             check=psycopg_pool.AsyncConnectionPool.check_connection,
             open=False,
-            timeout=CONNECT_TIMEOUT_S,
+            timeout=POOL_WAIT_S,
             reconnect_timeout=0,  # keep trying for ever: the store comes back
-            name=f"ttsqueue-{target.schema}",
+            name=f"ttsqueue-{self.target.schema}",
         )
-
-    async def open(self) -> None:
         try:
-            await self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-            await self.pool.close()
+            await pool.close()
             raise unavailable(exc) from exc
+        self._pool = pool
 
     async def close(self) -> None:
-        await self.pool.close()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
@@ -144,7 +176,15 @@ class Database:
         return await self.run(work)
 
     async def migrate(self) -> list[int]:
-        return await self.run(lambda conn: apply_migrations(conn, self.target.schema))
+        if self._pool is not None:
+            return await self.run(lambda conn: apply_migrations(conn, self.target.schema))
+        conn = await self.connect()
+        try:
+            return await apply_migrations(conn, self.target.schema)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise unavailable(exc) from exc
+        finally:
+            await conn.close()
 
 
 async def apply_migrations(conn: Conn, schema: str) -> list[int]:

@@ -20,10 +20,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from ttsqueue.backends import postgres_rows as rows
-from ttsqueue.backends.postgres_conn import Conn, Q, unavailable
+from ttsqueue.backends.base import StoreUnavailable
+from ttsqueue.backends.postgres_conn import Conn, Q
 from ttsqueue.models import Event
 
 log = logging.getLogger("ttsqueue.backends.postgres")
@@ -49,13 +49,13 @@ class _Subscriber:
 class Listener:
     def __init__(
         self,
-        conninfo: str,
+        connect: Callable[[], Awaitable[Conn]],
         schema: str,
         *,
         fetch_event: FetchEvent,
         fetch_after: FetchEvents,
     ) -> None:
-        self._conninfo = conninfo
+        self._connect_db = connect
         self._channels = (f"{schema}.work", f"{schema}.events")
         self._fetch_event = fetch_event
         self._fetch_after = fetch_after
@@ -86,12 +86,7 @@ class Listener:
         self._wake()
 
     async def _connect(self) -> Conn:
-        try:
-            conn = await psycopg.AsyncConnection.connect(
-                self._conninfo, autocommit=True, row_factory=dict_row
-            )
-        except psycopg.OperationalError as exc:
-            raise unavailable(exc) from exc
+        conn = await self._connect_db()
         for channel in self._channels:
             await conn.execute(sql.SQL(Q["listen"]).format(channel=sql.Identifier(channel)))
         return conn
@@ -107,7 +102,7 @@ class Listener:
                     await self._replay()
                 async for note in self._conn.notifies():
                     await self._dispatch(note.channel, note.payload)
-            except (psycopg.Error, OSError) as exc:
+            except (psycopg.Error, OSError, StoreUnavailable) as exc:
                 log.warning("notification connection lost (%s); reconnecting", exc)
             except Exception:  # keep listening whatever one notification did
                 log.exception("notification listener error")
