@@ -141,7 +141,7 @@ class Database:
             return
         try:
             self._conn = await asyncio.wrap_future(self._start().submit(connect, self.path))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"{self.path}: {exc}") from exc
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:

@@ -88,7 +88,8 @@ def _leased(conn: sqlite3.Connection, task: sqlite3.Row, worker_id: str, now: fl
             "worker_id": worker_id,
         }
         add_event(conn, job_id, user_id, EventType.CHAPTER_STARTED, data, now)
-    refresh_progress(conn, job_id, now)
+    # No progress refresh: a pending task's progress is always 0 (every way back to
+    # pending resets it), so leasing it leaves the job's percentage as it was.
     return ClaimedTask(
         lease=Lease(task["id"], task["token"]),
         job_id=job_id,
