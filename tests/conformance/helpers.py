@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from ttsqueue.backends.base import Backend, Completion
-from ttsqueue.models import Chapter, ClaimedTask, Job, JobSpec, TaskInfo, TaskKind
+from ttsqueue.models import Chapter, ClaimedTask, Event, Job, JobSpec, TaskInfo, TaskKind
 
 T = TypeVar("T")
 
@@ -100,3 +101,84 @@ async def poll(
         if time.monotonic() > end:
             raise AssertionError(f"condition not met within {deadline_s} s")
         await asyncio.sleep(every)
+
+
+async def collect(backend: Backend, into: list[Event], **flt: str) -> None:
+    async for event in backend.subscribe(**flt):
+        into.append(event)
+
+
+async def subscribed(
+    backend: Backend,
+    into: list[Event],
+    probe_job: str,
+    *,
+    producer: Backend | None = None,
+    **flt: str,
+) -> asyncio.Task[None]:
+    """Start a subscriber on ``backend`` and wait until it demonstrably receives events,
+    by changing ``probe_job``'s priority (through ``producer``, default the same backend)
+    until one arrives. Stop it with :func:`stop`."""
+    consumer = asyncio.create_task(collect(backend, into, **flt))
+    writer = producer or backend
+    priority = 0
+
+    async def live() -> bool:
+        nonlocal priority
+        priority += 1
+        await writer.set_priority(probe_job, priority)
+        await asyncio.sleep(0.05)
+        return bool(into)
+
+    await poll(live, every=0.1)
+    return consumer
+
+
+async def stop(consumer: asyncio.Task[None]) -> None:
+    consumer.cancel()
+    try:
+        await consumer
+    except asyncio.CancelledError:
+        pass
+
+
+async def drain(
+    backends: Sequence[Backend], specs: Sequence[JobSpec], *, claimers: int, limit: int
+) -> Counter[str]:
+    """Run ``claimers`` concurrent claim → complete loops, spread over ``backends``, until
+    every task of ``specs`` is done. Fails if two claimers ever hold one task at once;
+    returns how often each task was claimed."""
+    total = sum(len(s.chapters) + 1 for s in specs)  # every chapter and every assembly
+    held: set[str] = set()
+    claims: Counter[str] = Counter()
+    overlaps: list[str] = []
+    done = 0
+    deadline = time.monotonic() + 4 * DEADLINE_S
+
+    async def claimer(n: int) -> None:
+        nonlocal done
+        store = backends[n % len(backends)]
+        while done < total and time.monotonic() < deadline:
+            tasks = await store.claim(worker_id=f"w{n}", limit=limit, lease_s=60)
+            if not tasks:
+                await asyncio.sleep(0.01)
+                continue
+            for t in tasks:
+                if t.lease.task_id in held:
+                    overlaps.append(t.lease.task_id)
+                held.add(t.lease.task_id)
+                claims[t.lease.task_id] += 1
+            await asyncio.sleep(0)  # let the other claimers run while these are held
+            for t in tasks:
+                held.discard(t.lease.task_id)
+            results = await store.complete(
+                [Completion(t.lease, {"worker": n, "kind": t.kind.value}) for t in tasks]
+            )
+            assert results == [True] * len(tasks)
+            done += len(tasks)
+
+    await asyncio.gather(*(claimer(n) for n in range(claimers)))
+    assert overlaps == [], "a task was held by two claimers at once"
+    assert done == total, "not every task was done in time"
+    assert len(claims) == total
+    return claims

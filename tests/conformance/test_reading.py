@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
-from tests.conformance.helpers import add, book, claim, claim_one, finish, get, poll
+from tests.conformance.helpers import (
+    add,
+    book,
+    claim,
+    claim_one,
+    finish,
+    get,
+    poll,
+    stop,
+    subscribed,
+)
 from ttsqueue.backends.base import Backend, Completion
 from ttsqueue.models import Event, EventType, JobFilter, JobStatus
 
@@ -188,38 +197,6 @@ async def test_events_of_a_whole_lifecycle_in_order(backend: Backend) -> None:
     assert [e.seq for e in await backend.events(job.id, after=2, limit=3)] == [3, 4, 5]
     assert await backend.events(job.id, after=9) == []
     assert await backend.events("no-such-job") == []
-
-
-async def collect(backend: Backend, into: list[Event], **flt: str) -> None:
-    async for event in backend.subscribe(**flt):
-        into.append(event)
-
-
-async def subscribed(
-    backend: Backend, into: list[Event], probe_job: str, **flt: str
-) -> asyncio.Task[None]:
-    """Start a subscriber and wait until it demonstrably receives events, by changing
-    ``probe_job``'s priority until one arrives."""
-    consumer = asyncio.create_task(collect(backend, into, **flt))
-    priority = 0
-
-    async def live() -> bool:
-        nonlocal priority
-        priority += 1
-        await backend.set_priority(probe_job, priority)
-        await asyncio.sleep(0.05)
-        return bool(into)
-
-    await poll(live, every=0.1)
-    return consumer
-
-
-async def stop(consumer: asyncio.Task[None]) -> None:
-    consumer.cancel()
-    try:
-        await consumer
-    except asyncio.CancelledError:
-        pass
 
 
 async def test_subscribe_to_one_job(backend: Backend) -> None:
