@@ -49,6 +49,24 @@ class ChapterIn(BaseModel):
 class JobCreate(BaseModel):
     """A book to read aloud."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "The Storm",
+                    "author": "A. Writer",
+                    "chapters": [
+                        {"title": "Chapter 1", "text": "It was a dark and stormy night."},
+                        {"title": "Chapter 2", "text": "The morning came at last."},
+                    ],
+                    "voice": {"engine": "espeak", "name": "en-us", "speed": 1.0},
+                    "output_format": "m4b",
+                    "priority": 5,
+                }
+            ]
+        }
+    )
+
     title: Title = ""
     author: Title = ""
     work_id: ShortId | None = Field(None, description="the client's own id for the book")
@@ -194,6 +212,19 @@ class LegacyChapter(BaseModel):
 
 
 class LegacySubmit(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "workId": "work-42",
+                    "title": "The Storm",
+                    "chapters": [{"id": "c1", "title": "One", "text": "It was a dark night."}],
+                    "voiceSettings": {"voice": "en-us", "speed": 1.0},
+                }
+            ]
+        }
+    )
+
     workId: ShortId | int | None = None  # the original field names
     chapters: list[LegacyChapter]
     voiceSettings: LegacyVoiceSettings | None = None
