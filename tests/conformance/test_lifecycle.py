@@ -114,6 +114,7 @@ async def test_the_last_attempt_fails_the_job(backend: Backend) -> None:
     assert (held.lease.task_id, held.attempt) == (first.lease.task_id, 2)
     held = await fail_and_reclaim(backend, held, "error 2")
     assert held.attempt == 3
+    assert (await get(backend, job.id)).attempts == 5  # every run of every task
     assert await backend.fail(held.lease, error="error 3", retry_at=time.time())
 
     job = await get(backend, job.id)
@@ -235,6 +236,11 @@ async def test_retry_after_cancel_during_assembly_runs_only_the_assembly(
 
 
 async def test_retry_refuses_unfinished_jobs_and_strangers(backend: Backend) -> None:
+    done = await add(backend, book("alice", 1))
+    await run_job(backend, done.id)
+    with pytest.raises(InvalidTransition) as info:
+        await backend.retry(done.id)
+    assert info.value.job.status is JobStatus.COMPLETED
     job = await add(backend, book("alice", 1))
     with pytest.raises(InvalidTransition):
         await backend.retry(job.id)
