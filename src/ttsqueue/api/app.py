@@ -117,6 +117,7 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
             app.state.api = _state(settings, Queue(backend, settings, check_voice=tts.check_voice))
             yield
         finally:
+            app.state.api = None
             await backend.close()
 
     app = FastAPI(
