@@ -53,7 +53,7 @@ __all__ = [
     "synthesize_chunk",
 ]
 
-ALL_ENGINES = ("espeak", "piper", "openai")
+ALL_ENGINES = ("espeak", "piper", "openai", "noop")
 _engines: dict[str, Engine] = {}
 
 
@@ -84,6 +84,10 @@ def _create(name: str) -> Engine:
         from ttsqueue.tts.piper import PiperEngine
 
         return PiperEngine()
+    if name == "noop":
+        from ttsqueue.tts.noop import NoopEngine
+
+        return NoopEngine()
     from ttsqueue.tts.openai_http import OpenAIEngine
 
     return OpenAIEngine.from_env()
