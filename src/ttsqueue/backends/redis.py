@@ -11,6 +11,8 @@ URL: ``redis://[:password@]host[:port][/db][?prefix=ttsqueue&retention_days=30&e
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -129,6 +131,7 @@ class RedisBackend(Backend):
         self._scripts: dict[str, Callable[..., Awaitable[Any]]] = {}
         self._listener: Listener | None = None
         self._schema_seen = False
+        self._wakes_at_claim: int | None = None  # listener.wakes when claim() last began
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -233,6 +236,8 @@ class RedisBackend(Backend):
         if limit <= 0:
             return []
         every = self.options.starvation_every
+        if self._listener is not None:
+            self._wakes_at_claim = self._listener.wakes
         reinit, rows = await self._run("claim", worker_id, limit, repr(lease_s), every)
         self._note_schema(reinit)
         return [decode_claimed(r) for r in rows]
@@ -278,10 +283,15 @@ class RedisBackend(Backend):
     async def wait_for_work(self, timeout: float) -> None:
         if self._listener is None:
             raise StoreUnavailable("the redis backend is not open")
+        wakes, wakeup = self._listener.waiter()
+        since, self._wakes_at_claim = self._wakes_at_claim, None
+        if since is not None and since != wakes:
+            return  # work arrived while the last claim was on its way: claim again
         due = await self._run("next_due")
-        if due != "":
+        if due != "":  # wake up for a delayed task or an expiring lease, not later
             timeout = min(timeout, float(due) + 0.01)
-        await self._listener.wait(timeout)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), max(0.0, timeout))
 
     async def register_worker(self, info: WorkerInfo) -> None:
         await self._run("register_worker", info.id, encode_worker(info))

@@ -49,6 +49,7 @@ class Listener:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self.last_event_id = 0  # highest store-wide event id this process has seen
+        self.wakes = 0  # wake-ups received so far
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ttsqueue-redis-listener")
@@ -68,12 +69,12 @@ class Listener:
     def saw_event(self, event_id: int) -> None:
         self.last_event_id = max(self.last_event_id, event_id)
 
-    async def wait(self, timeout: float) -> None:
-        wakeup = self._wakeup
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), max(0.0, timeout))
+    def waiter(self) -> tuple[int, asyncio.Event]:
+        """The wake-up count now and the event the next wake-up sets."""
+        return self.wakes, self._wakeup
 
     def wake(self) -> None:
+        self.wakes += 1
         self._wakeup.set()
         self._wakeup = asyncio.Event()
 
@@ -99,6 +100,10 @@ class Listener:
                 self._ready.set()
                 if not first:
                     log.warning("redis pub/sub reconnected")
+                    # Redis may have restarted empty, its event ids starting again at 1.
+                    self.last_event_id = 0
+                    for sub in self._subscribers:
+                        sub.after_id = 0
                     self.wake()  # work may have arrived while we were away
                 first = False
                 delay = 0.1

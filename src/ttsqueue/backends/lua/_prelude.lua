@@ -17,13 +17,6 @@ local function key(name, a, b)
   return P .. string.format(K[name], a, b)
 end
 
-local function reply(x)
-  if WAKE then
-    redis.call('PUBLISH', key('wake_channel'), '1')
-  end
-  return {LAST_EVENT, x}
-end
-
 local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -88,9 +81,27 @@ local function job_info(jid)
   return j
 end
 
+-- Status counters: changes are summed here and written once, when the script replies.
+local COUNTS = {}
 local function count(user, field, delta)
-  redis.call('HINCRBY', key('counts'), field, delta)
-  redis.call('HINCRBY', key('user_counts', user), field, delta)
+  for _, k in ipairs({key('counts'), key('user_counts', user)}) do
+    local c = COUNTS[k]
+    if not c then c = {}; COUNTS[k] = c end
+    c[field] = (c[field] or 0) + delta
+  end
+end
+
+local function reply(x)
+  for k, fields in pairs(COUNTS) do
+    for field, delta in pairs(fields) do
+      if delta ~= 0 then redis.call('HINCRBY', k, field, delta) end
+    end
+  end
+  COUNTS = {}
+  if WAKE then
+    redis.call('PUBLISH', key('wake_channel'), '1')
+  end
+  return {LAST_EVENT, x}
 end
 
 local function set_task_status(j, idx, from, to)

@@ -40,6 +40,18 @@ local function pick_fifo()
   end
 end
 
+-- The first ready task of (priority, user), cached until that user is served.
+local HEADS = {}
+local function ready_head(p, u)
+  local h = HEADS[p .. '\n' .. u]
+  if not h then
+    local v = redis.call('ZRANGE', key('ready', p, u), 0, 0, 'WITHSCORES')
+    h = {v[1], v[2] and tonumber(v[2])}
+    HEADS[p .. '\n' .. u] = h
+  end
+  return h[1], h[2]
+end
+
 -- Highest priority, then least recently served user (ties: FIFO), then FIFO. Users are
 -- read in batches by last_served; the scan stops once a batch passes the best found.
 local function pick_in(p)
@@ -52,9 +64,9 @@ local function pick_in(p)
       local u, served = users[i], tonumber(users[i + 1])
       if best and served > best_served then return best end
       if under_cap(u) then
-        local head = redis.call('ZRANGE', key('ready', p, u), 0, 0, 'WITHSCORES')
-        if head[1] and (not best or tonumber(head[2]) < best_score) then
-          best, best_served, best_score = head[1], served, tonumber(head[2])
+        local tid, score = ready_head(p, u)
+        if tid and (not best or score < best_score) then
+          best, best_served, best_score = tid, served, score
         end
       end
     end
@@ -75,6 +87,7 @@ local function lease(tid, slot)
   local j = job_info(jid)
   local tk, jk = key('tasks', jid), key('job', jid)
   pending_remove(j, tid)
+  HEADS[j.priority .. '\n' .. j.user] = nil
   set_task_status(j, idx, 'pending', 'running')
   local attempt = redis.call('HINCRBY', tk, tf(idx, 'a'), 1)
   local token = redis.call('HINCRBY', tk, tf(idx, 'k'), 1)
