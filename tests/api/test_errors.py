@@ -192,3 +192,10 @@ async def test_bad_last_event_id_is_422(client: httpx.AsyncClient) -> None:
     r = await client.get(f"/v1/jobs/{job_id}/events", headers={**ALICE, "Last-Event-ID": "seven"})
     assert r.status_code == 422
     assert locs(r) == [["header", "Last-Event-ID"]]
+
+
+async def test_deeply_nested_json_is_refused_not_crashed(client: httpx.AsyncClient) -> None:
+    deep = b'{"chapters":' + b"[" * 30000 + b"]" * 30000 + b"}"
+    for url in ("/v1/jobs", "/api/tts/queue"):
+        r = await client.post(url, content=deep, headers=JSON)
+        assert r.status_code in (400, 422), (url, r.status_code)

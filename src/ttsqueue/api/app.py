@@ -41,7 +41,8 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, send: Send, status: int, msg: str) -> None:
         from starlette.responses import JSONResponse
 
-        item = errors.ErrorItem(loc=["header", "Content-Length"], msg=msg, type="invalid")
+        kind = "too_large" if status == 413 else "invalid"
+        item = errors.ErrorItem(loc=["header", "Content-Length"], msg=msg, type=kind)
         response = JSONResponse(errors.error_body(scope.get("path", ""), [item]), status)
         await response(scope, _no_receive, send)
 

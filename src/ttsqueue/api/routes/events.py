@@ -151,7 +151,10 @@ async def events_socket(
     """The caller's job events (every user's for admins) as JSON messages (EventPublic).
     Authenticate with ``?token=`` or ``Authorization: Bearer``; ``?job_id=`` narrows
     the stream to one job."""
-    state = websocket.app.state.api
+    state = getattr(websocket.app.state, "api", None)
+    if state is None:
+        await websocket.close(code=1013, reason="the service is starting")
+        return
     try:
         user: User = await authenticate(
             _ws_token(websocket, token), state.settings, state.queue.backend
