@@ -207,7 +207,7 @@ async function loadStats() {
   );
   hbars($("#depth-chart"), STATUSES.map((st) => ({ label: st, value: s.jobs[st] || 0, cls: `st-${st}` })));
   const oldest = s.oldest_pending_at ? `oldest runnable chapter waiting ${fmtAgo(s.oldest_pending_at).replace(" ago", "")}` : "nothing waiting";
-  $("#depth-note").textContent = `${fmtInt(s.users)} users · ${oldest}`;
+  $("#depth-note").textContent = `${fmtInt(s.users)} user${s.users === 1 ? "" : "s"} · ${oldest}`;
 }
 
 function hbars(svg, items) {
@@ -276,7 +276,11 @@ function throughputChart(svg, points, bucketS) {
       nodes[nodes.length - 1].append(svgEl("title", {}, `${fmtTime(p.start)}: ${p[key]} ${key}`));
       base += p[key];
     }
-    if (p.failure_rate !== null) line.push(`${x + width / 2},${pad.t + ih - ih * p.failure_rate}`);
+    if (p.failure_rate !== null) {
+      const cx = x + width / 2, cy = pad.t + ih - ih * p.failure_rate;
+      line.push(`${cx},${cy}`);
+      nodes.push(svgEl("circle", { cx, cy, r: 3, class: "rate-dot" }));
+    }
   });
   if (line.length) nodes.push(svgEl("polyline", { points: line.join(" "), class: "rate" }));
   const step = Math.max(1, Math.ceil(n / 6));
