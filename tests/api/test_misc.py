@@ -130,7 +130,8 @@ async def test_legacy_submit_status_list_cancel(
     r = await client.delete("/api/tts/queue", params={"jobId": job_id}, headers=ALICE)
     assert r.status_code == 409
     assert r.json()["success"] is False
-    assert r.json()["error"]
+    assert r.json()["error"] == r.json()["detail"][0]["msg"]
+    assert r.json()["detail"][0]["loc"] == ["query", "jobId"]
 
 
 async def test_legacy_engine_voice_settings_and_errors(client: httpx.AsyncClient) -> None:

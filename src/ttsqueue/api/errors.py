@@ -138,7 +138,11 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _queue_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QueueError)
-    loc = field_loc(exc.field, "path" if exc.field == "job_id" else "body")
+    if exc.field == "job_id":
+        legacy = request.url.path.startswith(LEGACY_PREFIX)
+        loc: Loc = ["query", "jobId"] if legacy else ["path", "job_id"]
+    else:
+        loc = field_loc(exc.field)
     headers = {"Retry-After": "60"} if exc.status_code == 429 else None
     item = ErrorItem(loc=loc, msg=exc.message, type=type(exc).__name__.lower())
     return error_response(request, exc.status_code, [item], headers)
