@@ -100,15 +100,42 @@ def test_every_query_the_sqlite_backend_names_exists() -> None:
     assert set(blocks) - named == set(), "queries.sql blocks no code uses"
 
 
-def test_every_sqlite_query_compiles_against_the_schema() -> None:
+def sqlite_schema() -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
     for migration in sqlfiles.migrations("sqlite"):
         for statement in split_statements(migration.sql):
             conn.execute(statement)
     conn.execute(sqlfiles.queries("sqlite")["create_schema_versions"])
-    for name, sql in sqlfiles.queries("sqlite").items():
-        if name.startswith(("begin_", "commit", "rollback", "pragma_")):
-            continue
+    return conn
+
+
+def statements() -> list[tuple[str, str]]:
+    return [
+        (name, sql)
+        for name, sql in sqlfiles.queries("sqlite").items()
+        if not name.startswith(("begin_", "commit", "rollback", "pragma_"))
+    ]
+
+
+def test_sqlite_queries_never_walk_a_whole_big_table() -> None:
+    """Jobs, tasks and events grow without bound: only the admin-wide task count may
+    read all of them; every other query goes through an index."""
+    conn = sqlite_schema()
+    allowed = {"task_counts"}
+    for name, sql in statements():
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, _AnyParams())]
+        full = [
+            step
+            for step in plan
+            if re.match(r"SCAN (jobs|tasks|events|t|c|j)\b", step) and "INDEX" not in step
+        ]
+        if name not in allowed:
+            assert full == [], f"{name} scans a whole table: {plan}"
+
+
+def test_every_sqlite_query_compiles_against_the_schema() -> None:
+    conn = sqlite_schema()
+    for name, sql in statements():
         try:
             conn.execute("EXPLAIN " + sql, _AnyParams())
         except sqlite3.Error as exc:  # pragma: no cover - the message is the point

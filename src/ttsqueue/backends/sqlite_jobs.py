@@ -222,7 +222,8 @@ def retry(conn: sqlite3.Connection, job_id: str, user_id: str | None) -> Job:
             )
         conn.execute(Q["retry_tasks"], {"job_seq": row["seq"], "now": now})
         if row["completed_chapters"] == row["total_chapters"]:
-            conn.execute(Q["assemble_ready"], {"job_id": job_id, "now": now})
+            assemble = task_id(job_id, row["total_chapters"])
+            conn.execute(Q["assemble_ready"], {"task_id": assemble, "now": now})
         conn.execute(Q["job_retried"], {"job_id": job_id, "now": now})
         refresh_progress(conn, job_id, now)
         add_event(conn, job_id, row["user_id"], EventType.RETRIED, {}, now)

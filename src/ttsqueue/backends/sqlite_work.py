@@ -26,6 +26,7 @@ from ttsqueue.models import (
     TaskKind,
     TaskStatus,
     chapter_message,
+    task_id,
 )
 
 LEASE_EXPIRED = "lease expired"
@@ -186,7 +187,8 @@ def _completed(
         data["duration_s"] = result["duration_s"]
     add_event(conn, job_id, user_id, EventType.CHAPTER_COMPLETED, data, now)
     if counts["completed_chapters"] == counts["total_chapters"]:
-        conn.execute(Q["assemble_ready"], {"job_id": job_id, "now": now})
+        assemble = task_id(job_id, counts["total_chapters"])
+        conn.execute(Q["assemble_ready"], {"task_id": assemble, "now": now})
         conn.execute(
             Q["job_assembling"], {"job_id": job_id, "message": ASSEMBLING_MESSAGE, "now": now}
         )

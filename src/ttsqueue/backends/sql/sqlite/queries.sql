@@ -199,7 +199,7 @@ RETURNING completed_chapters, total_chapters
 
 -- name: assemble_ready
 UPDATE tasks SET status = 'pending', run_at = :now
-WHERE job_id = :job_id AND kind = 'assemble' AND status = 'waiting'
+WHERE id = :task_id AND status = 'waiting'
 
 -- name: job_assembling
 UPDATE jobs
@@ -319,7 +319,10 @@ SELECT status, count(*) AS n FROM jobs WHERE user_id = :user_id GROUP BY status
 SELECT status, count(*) AS n FROM tasks GROUP BY status
 
 -- name: task_counts_user
-SELECT status, count(*) AS n FROM tasks WHERE user_id = :user_id GROUP BY status
+SELECT t.status, count(*) AS n
+FROM jobs AS j JOIN tasks AS t ON t.job_seq = j.seq
+WHERE j.user_id = :user_id
+GROUP BY t.status
 
 -- name: user_count
 SELECT count(DISTINCT user_id) FROM jobs

@@ -20,6 +20,9 @@ CREATE TABLE users (
     pending         INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
+-- claim visits only the users with pending work
+CREATE INDEX users_waiting ON users (user_id) WHERE pending > 0;
+
 CREATE TABLE jobs (
     seq                INTEGER PRIMARY KEY AUTOINCREMENT,  -- enqueue order (FIFO)
     id                 TEXT NOT NULL UNIQUE,
