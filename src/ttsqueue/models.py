@@ -66,11 +66,19 @@ TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.FAILED, EventType.CA
 OUTPUT_FORMATS = ("m4b", "mp3", "opus", "m4a", "flac", "wav")
 
 
+_last_id = [0, 0]  # (ms, 80 random bits) of the previous id made by this process
+
+
 def new_id() -> str:
-    """A time-ordered UUID (version 7 layout): ids sort by creation time."""
+    """A time-ordered UUID (version 7 layout): ids sort by creation time, and ids made by
+    one process within the same millisecond still sort in the order they were made."""
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80 | rand
+    if ms <= _last_id[0]:
+        ms, rand = _last_id[0], _last_id[1] + 1  # same millisecond: count up
+    else:
+        rand = int.from_bytes(os.urandom(10), "big") >> 1  # headroom for counting up
+    _last_id[0], _last_id[1] = ms, rand
+    value = (ms & ((1 << 48) - 1)) << 80 | (rand & ((1 << 80) - 1))
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
     h = f"{value:032x}"
