@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from tests.stores import missing, service_url
 from tests.stores import redis as redis_store
-from tests.stores import service_url
 from ttsqueue.backends import BackendOptions
 from ttsqueue.backends.redis import RedisBackend
 
@@ -23,7 +23,7 @@ async def client(redis_url: str) -> AsyncIterator[Redis]:
     try:
         await r.ping()
     except OSError as exc:
-        redis_store.missing(f"redis at {redis_url}: {exc}")
+        missing(f"redis at {redis_url}: {exc}")
     yield r
     await r.aclose()
 

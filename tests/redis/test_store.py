@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from tests.conformance.helpers import add, book, claim, finish, poll, run_job
 from tests.redis.conftest import backend_url
 from tests.stores import redis as redis_store
+from tests.stores import service_url
 from ttsqueue.backends import BackendOptions, open_backend
 from ttsqueue.backends.base import SchemaTooNew
 from ttsqueue.backends.keys import SCHEMA_VERSION, Keys
@@ -133,7 +134,7 @@ async def test_prefixes_isolate_stores(prefix: str) -> None:
             assert (await b.stats()).users == 0
             assert len(await claim(a)) == 1
     finally:
-        await redis_store.delete_prefix(redis_store.service_url("TTSQUEUE_TEST_REDIS_URL"), other)
+        await redis_store.delete_prefix(service_url("TTSQUEUE_TEST_REDIS_URL"), other)
 
 
 async def test_an_idle_waiter_wakes_on_work_from_another_process(
