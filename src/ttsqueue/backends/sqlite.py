@@ -50,6 +50,14 @@ def _data_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute(Q["data_version"]).fetchone()[0])
 
 
+def _changed_and_runnable(conn: sqlite3.Connection, seen: int) -> tuple[int, bool]:
+    """The change counter, and whether (when it moved) a task is claimable now."""
+    version = _data_version(conn)
+    if version == seen:
+        return version, False
+    return version, bool(conn.execute(Q["runnable_exists"], {"now": time.time()}).fetchone()[0])
+
+
 def _next_due(conn: sqlite3.Connection) -> float | None:
     """When the next delayed task falls due, if any."""
     due: float | None = conn.execute(Q["next_due"], {"now": time.time()}).fetchone()[0]
@@ -134,8 +142,8 @@ class SqliteBackend(Backend):
         return released
 
     async def wait_for_work(self, timeout: float) -> None:
-        """Poll cheaply: return when another process committed, this instance wrote, a
-        delayed task fell due, or ``timeout`` passed."""
+        """Poll cheaply: return when another process committed and left claimable work,
+        this instance wrote, a delayed task fell due, or ``timeout`` passed."""
         deadline = time.monotonic() + max(0.0, timeout)
         writes = self._local_writes
         version = await self._db.run(_data_version)
@@ -143,7 +151,12 @@ class SqliteBackend(Backend):
         wake_at = deadline if due is None else min(deadline, time.monotonic() + due - time.time())
         while (remaining := wake_at - time.monotonic()) > 0:
             await asyncio.sleep(min(self.options.event_poll_s, remaining))
-            if self._local_writes != writes or await self._db.run(_data_version) != version:
+            if self._local_writes != writes:
+                return
+            # Other processes commit heartbeats all the time: wake only when one of
+            # their commits left something to claim.
+            version, runnable = await self._db.run(_changed_and_runnable, version)
+            if runnable:
                 return
 
     async def register_worker(self, info: WorkerInfo) -> None:

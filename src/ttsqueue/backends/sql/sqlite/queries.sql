@@ -336,6 +336,16 @@ SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at <= :now
 -- name: oldest_pending_user
 SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at <= :now AND user_id = :user_id
 
+-- name: runnable_exists
+-- wait_for_work: is there a task some worker could claim right now?
+SELECT EXISTS (
+    SELECT 1 FROM users AS u
+    WHERE u.pending > 0 AND u.running < u.max_concurrency AND EXISTS (
+        SELECT 1 FROM tasks AS c
+        WHERE c.user_id = u.user_id AND c.status = 'pending' AND c.run_at <= :now
+    )
+)
+
 -- name: next_due
 SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > :now
 
