@@ -125,7 +125,7 @@ class Listener:
         channel = message.get("channel")
         if channel == self._wake_channel:
             self.wake()
-        elif channel == self._event_channel:
+        elif channel == self._event_channel and self._subscribers:
             event = decode_event(message["data"])
             for sub in self._subscribers:
                 if sub.wants(event):
