@@ -279,10 +279,10 @@ def read_results(name: str) -> dict[str, Any] | None:
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(v: Any) -> str:
         if v is None:
-            return "–"
+            return "n/a"
         if isinstance(v, float):
             if v != v:  # NaN
-                return "–"
+                return "n/a"
             return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
         if isinstance(v, int):
             return f"{v:,}"
