@@ -69,6 +69,16 @@ async def _serve_worker(settings: Settings, concurrency: int | None) -> None:
         await worker.run()
 
 
+def _serve_worker_metrics(port: int) -> None:
+    """A worker alone serves no HTTP; its counters are scraped from this port."""
+    from prometheus_client import start_http_server
+
+    from ttsqueue.metrics import REGISTRY
+
+    start_http_server(port, addr="0.0.0.0", registry=REGISTRY)
+    log.info("worker metrics on :%d/metrics", port)
+
+
 def _uvicorn_server(app: Any, settings: Settings) -> Any:
     import uvicorn
 
@@ -193,6 +203,8 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    if args.metrics_port:
+        _serve_worker_metrics(args.metrics_port)
     asyncio.run(_serve_worker(settings, args.concurrency))
     return 0
 
@@ -372,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="a worker alone")
     worker.add_argument("--concurrency", type=int, default=None, help="chapters at once")
+    worker.add_argument(
+        "--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port"
+    )
     worker.set_defaults(fn=cmd_worker)
 
     sub.add_parser("migrate", help="apply schema migrations").set_defaults(fn=cmd_migrate)

@@ -196,6 +196,13 @@ class Worker:
             if accepted:
                 self.completed += 1
                 metrics.task_completed(task, result, item.job, self.settings)
+                log.info(
+                    "job %s: %s done in %.1fs (%.1fs of audio)",
+                    task.job_id,
+                    f"chapter {task.index + 1}" if task.kind is TaskKind.SYNTHESIZE else "book",
+                    time.monotonic() - item.started,
+                    float(result.get("duration_s", 0.0)),
+                )
             else:
                 log.warning("task %s: completion refused (lease lost)", task.lease.task_id)
         except TaskStopped as stop:

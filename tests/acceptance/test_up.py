@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 
 import httpx
 import pytest
 
-from tests.acceptance.conftest import Cli, wait_until
+from tests.acceptance.conftest import Cli, free_port, wait_until
 from ttsqueue.audio.assemble import read_chapters
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_up_serves_a_book_end_to_end(cli: Cli) -> None:

@@ -7,9 +7,11 @@ import asyncio
 import signal
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.acceptance.conftest import Cli, wait_until
+from tests.acceptance.conftest import Cli, free_port, wait_until
 from ttsqueue.audio.encode import probe_duration
 from ttsqueue.backends import open_backend
 from ttsqueue.models import EventType, Job, JobStatus, TaskKind, TaskStatus
@@ -72,7 +74,10 @@ def assert_complete_book(cli: Cli, job: Job, chapters: int) -> None:
 def test_two_workers_read_a_book(cli: Cli, tmp_path: Path) -> None:
     write_book(tmp_path / "book.md", chapters=5, paragraphs=3)
     job_id = cli.run("submit", "book.md", "--format", "m4b").strip()
-    workers = [cli.start("worker", "--concurrency", "2") for _ in range(2)]
+    ports = [free_port(), free_port()]
+    workers = [
+        cli.start("worker", "--concurrency", "2", "--metrics-port", str(port)) for port in ports
+    ]
 
     status = cli.run("status", job_id, timeout=120)
     assert "completed" in status
@@ -80,6 +85,15 @@ def test_two_workers_read_a_book(cli: Cli, tmp_path: Path) -> None:
     job = read_job(cli, job_id)
     assert_complete_book(cli, job, chapters=5)
     assert sorted(chapter_events(cli, job_id)) == list(range(5))
+    # each worker serves its own counters; together they read every chapter once
+    done = {"synthesize": 0.0, "assemble": 0.0}
+    for port in ports:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "ttsqueue_tasks_completed_total":
+                    done[sample.labels["kind"]] += sample.value
+    assert done == {"synthesize": 5.0, "assemble": 1.0}
     # both worker processes exist and shut down cleanly on SIGTERM
     for w in workers:
         w.send_signal(signal.SIGTERM)
