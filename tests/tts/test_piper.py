@@ -198,3 +198,17 @@ def test_other_espeak_language(voices_dir: Path) -> None:
     write_voice(voices_dir, "german", config("de"))
     speech = get_engine("piper").synthesize("Guten Tag.", Voice(engine="piper", name="german"))
     assert speech.duration_s > 0
+
+
+def test_with_a_voices_dir_only_its_models_can_be_named(voices_dir: Path, tmp_path: Path) -> None:
+    outside = write_voice(tmp_path / "elsewhere", "stray")
+    assert check_voice(Voice(engine="piper", name=str(voices_dir / "tiny.onnx"))) is None
+    problem = check_voice(Voice(engine="piper", name=str(outside)))
+    assert problem is not None and "unknown voice" in problem
+    escaping = str(voices_dir / ".." / "elsewhere" / "stray.onnx")
+    assert check_voice(Voice(engine="piper", name=escaping)) is not None
+
+
+def test_without_a_voices_dir_a_model_path_works(tmp_path: Path) -> None:
+    model = write_voice(tmp_path / "mine", "own")
+    assert check_voice(Voice(engine="piper", name=str(model))) is None

@@ -1,7 +1,8 @@
 """The piper engine: neural voices from a user-supplied piper ``.onnx`` model.
 
-A voice name is either a path to ``<model>.onnx`` (with ``<model>.onnx.json`` beside it)
-or the name of a model in the directory ``TTSQUEUE_PIPER_VOICES_DIR``. Text is turned
+A voice name is the name of a model in the directory ``TTSQUEUE_PIPER_VOICES_DIR``, or a
+path to ``<model>.onnx`` (with ``<model>.onnx.json`` beside it) — when that directory is
+set, only paths inside it. Text is turned
 into IPA phonemes by espeak-ng (the same library as the espeak engine), phonemes into ids
 with the model's ``phoneme_id_map``, and the ONNX model (inputs ``input``,
 ``input_lengths``, ``scales`` and, for multi-speaker models, ``sid``) into float audio.
@@ -178,6 +179,10 @@ class PiperEngine:
             candidate = folder / (name if name.endswith(".onnx") else name + ".onnx")
         elif name.endswith(".onnx"):
             candidate = Path(name).expanduser()
+            # On a shared server (a voices directory is set) users may name only its models,
+            # never an arbitrary file on the machine.
+            if folder is not None and not candidate.resolve().is_relative_to(folder.resolve()):
+                return None
         else:
             return None
         json_path = candidate.with_name(candidate.name + ".json")
