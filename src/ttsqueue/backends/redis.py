@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ttsqueue.backends import sqlfiles
@@ -109,7 +109,8 @@ async def _guard(call: Awaitable[T]) -> T:
     """Connection trouble becomes :class:`StoreUnavailable` (callers retry with backoff)."""
     try:
         return await call
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+    except (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError) as exc:
+        # ReadOnlyError: we reached a replica (during a failover); try again later.
         raise StoreUnavailable(f"redis: {exc}") from exc
 
 
