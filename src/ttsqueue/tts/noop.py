@@ -34,4 +34,4 @@ class NoopEngine:
     def synthesize(self, text: str, voice: Voice) -> Speech:
         if voice.name != VOICE:
             raise EngineError(f"unknown voice {voice.name!r} for engine noop")
-        return Speech(bytes(2 * SAMPLE_RATE * SILENCE_MS // 1000), SAMPLE_RATE)
+        return Speech(bytes(2 * (SAMPLE_RATE * SILENCE_MS // 1000)), SAMPLE_RATE)
