@@ -73,7 +73,9 @@ class Settings(BaseSettings):
 
     @cached_property
     def backend_options(self) -> BackendOptions:
-        return BackendOptions(starvation_every=self.starvation_every)
+        return BackendOptions(
+            starvation_every=self.starvation_every, retention_days=self.retention_days
+        )
 
     @property
     def audio_dir(self) -> Path:

@@ -64,3 +64,8 @@ def test_url_defaults() -> None:
 def test_bad_url_parameters_are_refused(query: str) -> None:
     with pytest.raises(ValueError, match="TTSQUEUE_DATABASE_URL"):
         RedisUrl(f"redis://localhost/0?{query}")
+
+
+def test_retention_defaults_to_the_setting_and_the_url_overrides_it() -> None:
+    assert RedisUrl("redis://localhost", retention_days=2).retention_s == 2 * 86400
+    assert RedisUrl("redis://localhost?retention_days=1", retention_days=2).retention_s == 86400

@@ -107,6 +107,7 @@ class BackendOptions:
     starvation_every: int = 5  # one claim slot in N is FIFO-only; 0 disables
     event_poll_s: float = 0.2  # polling interval for stores without push
     worker_ttl_s: float = 30.0  # a worker unseen this long drops off list_workers()
+    retention_days: float = 30.0  # stores that expire finished jobs themselves (Redis)
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,7 +126,7 @@ class RedisBackend(Backend):
     def __init__(self, url: str, options: BackendOptions) -> None:
         self.url = url
         self.options = options
-        self.config = RedisUrl(url)
+        self.config = RedisUrl(url, options.retention_days)
         self.keys = Keys(self.config.prefix)
         self._redis: Redis | None = None
         self._scripts: dict[str, Callable[..., Awaitable[Any]]] = {}

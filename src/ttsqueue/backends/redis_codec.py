@@ -31,9 +31,9 @@ DEFAULT_EVENTS_MAX = 10_000
 class RedisUrl:
     """A ``redis://`` URL split into what redis-py takes and ttsqueue's own parameters:
     ``prefix`` (key prefix), ``retention_days`` (finished jobs expire after this; 0 keeps
-    them) and ``events_max`` (events kept per job)."""
+    them; default ``TTSQUEUE_RETENTION_DAYS``) and ``events_max`` (events kept per job)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, retention_days: float = DEFAULT_RETENTION_DAYS) -> None:
         parts = urlsplit(url)
         own: dict[str, str] = {}
         rest: list[tuple[str, str]] = []
@@ -45,7 +45,7 @@ class RedisUrl:
         self.client_url = urlunsplit(parts._replace(query=urlencode(rest)))
         self.prefix = own.get("prefix") or DEFAULT_PREFIX
         try:
-            days = float(own.get("retention_days", DEFAULT_RETENTION_DAYS))
+            days = float(own.get("retention_days", retention_days))
             self.events_max = int(own.get("events_max", DEFAULT_EVENTS_MAX))
         except ValueError as exc:
             raise ValueError(f"TTSQUEUE_DATABASE_URL: {exc}") from None
