@@ -280,6 +280,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(v: Any) -> str:
         if v is None:
             return "n/a"
+        if isinstance(v, bool):
+            return "yes" if v else "no"
         if isinstance(v, float):
             if v != v:  # NaN
                 return "n/a"

@@ -1,0 +1,1 @@
+"""Benchmarks: queue throughput and latency against peers, the TTS pipeline, the API."""
