@@ -35,11 +35,15 @@ class Storage:
         return self.job_dir(job_id) / f"book{ext}"
 
     def relative(self, path: Path) -> str:
-        return path.resolve().relative_to(self.root).as_posix()
+        """``path`` (made by this Storage) relative to the root, as stored in results."""
+        return path.relative_to(self.root).as_posix()
 
     def resolve(self, relative: str) -> Path:
-        """The absolute path of a stored file; refuses anything outside the root."""
-        path = (self.root / relative).resolve()
+        """The absolute path of a stored file; refuses anything outside the root.
+
+        Lexical (no filesystem calls): it runs for every chapter on the hot path, and
+        the root's own symlinks are the operator's business, not a user's."""
+        path = Path(os.path.normpath(self.root / relative))
         if not path.is_relative_to(self.root):
             raise ValueError(f"path {relative!r} is outside storage")
         return path

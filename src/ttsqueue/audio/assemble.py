@@ -188,7 +188,37 @@ def _first_rate(path: Path) -> int:
         return source.streams.audio[0].rate
 
 
+def _wav_layout(path: Path) -> tuple[int, int, int] | None:
+    """(channels, sample width, rate) of a WAV file, or None for anything else."""
+    try:
+        with wave.open(str(path), "rb") as source:
+            return source.getnchannels(), source.getsampwidth(), source.getframerate()
+    except (wave.Error, EOFError, OSError):
+        return None
+
+
+def _copy_wavs(chapters: Sequence[ChapterAudio], out_path: Path, rate: int) -> list[float]:
+    """Join 16-bit mono WAV chapters of one rate by copying samples: no decoding."""
+    starts: list[float] = []
+    samples = 0
+    with wave.open(str(out_path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        for chapter in chapters:
+            starts.append(samples / rate)
+            with wave.open(str(chapter.path), "rb") as source:
+                while block := source.readframes(1 << 16):
+                    out.writeframes(block)
+                    samples += len(block) // 2
+    return starts + [samples / rate]
+
+
 def _write_wav(chapters: Sequence[ChapterAudio], out_path: Path) -> tuple[list[float], float]:
+    layouts = {_wav_layout(chapter.path) for chapter in chapters}
+    if len(layouts) == 1 and (layout := layouts.pop()) is not None and layout[:2] == (1, 2):
+        *copied, total = _copy_wavs(chapters, out_path, layout[2])
+        return copied, total
     rate = _first_rate(chapters[0].path)
     starts: list[float] = []
     samples = 0
