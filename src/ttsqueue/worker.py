@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +37,11 @@ from ttsqueue.worker_jobs import (
 log = logging.getLogger("ttsqueue.worker")
 
 STORE_RETRY_MAX_S = 10.0
+
+
+Handler = Callable[["InFlight"], Awaitable[dict[str, Any]]]
+"""Runs one claimed task and returns its result. It may set ``item.progress`` (0..1) as
+it goes, and should stop with :class:`TaskStopped` once ``item.stop_reason`` is set."""
 
 
 class TaskStopped(Exception):
@@ -74,8 +79,9 @@ class Worker:
     """Runs tasks from ``backend`` until :meth:`stop` is called.
 
     ``pool`` runs synthesis and encoding; by default a process pool with one process per
-    concurrency slot. ``synthesize`` may replace the chapter pipeline (benchmarks use a
-    no-op engine through the same path).
+    concurrency slot. ``handler`` replaces what is done with each task (by default
+    :meth:`read_aloud`); the queue path around it — claim, heartbeat, progress,
+    complete, fail, release — stays the same, which is what benchmarks measure.
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class Worker:
         concurrency: int | None = None,
         pool: Executor | None = None,
         worker_id: str | None = None,
+        handler: Handler | None = None,
     ) -> None:
         self.backend = backend
         self.settings = settings
@@ -94,6 +101,7 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
         self._pool = pool
         self._own_pool = pool is None
+        self._handler: Handler = handler or self.read_aloud
         self._inflight: dict[str, InFlight] = {}
         self._stopping = asyncio.Event()
         self._slot_free = asyncio.Event()
@@ -188,10 +196,7 @@ class Worker:
     async def _run_task(self, item: InFlight) -> None:
         task = item.claimed
         try:
-            if task.kind is TaskKind.SYNTHESIZE:
-                result = await self._synthesize(item)
-            else:
-                result = await self._assemble(item)
+            result = await self._handler(item)
             accepted = await self._complete(Completion(item.lease, result))
             if accepted:
                 self.completed += 1
@@ -222,6 +227,13 @@ class Worker:
     async def _in_pool(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, fn, *args)
+
+    async def read_aloud(self, item: InFlight) -> dict[str, Any]:
+        """The default handler: a chapter is synthesized and encoded, the assemble task
+        joins the chapters into the book."""
+        if item.claimed.kind is TaskKind.SYNTHESIZE:
+            return await self._synthesize(item)
+        return await self._assemble(item)
 
     async def _synthesize(self, item: InFlight) -> dict[str, Any]:
         task = item.claimed
