@@ -487,10 +487,17 @@ $$;
 
 -- ------------------------------------------------------------------ claim
 
--- The claim order of backends/base.py, one slot at a time. Claimers are serialized by
--- the claim counter row (so the per-user cap holds and the counter has no gaps); task
--- rows are taken with SKIP LOCKED, so a claim never waits on a task another
--- transaction is changing.
+-- The claim order of backends/base.py for a whole batch in one pass. Claimers are
+-- serialized by the claim counter row (so the per-user cap holds and the counter has no
+-- gaps). The slots are chosen from a small candidate set: for each user with room
+-- (cap minus running tasks, at most the batch), their first `room` runnable tasks in
+-- priority order and, when a starvation slot falls in this batch, in FIFO order; no
+-- sequence of slots can reach further into one user's queue. A recursive query then
+-- walks the slots over that set in memory, applying exactly the per-slot rule of
+-- base.py with each user's last_served and room as they change slot by slot. The
+-- picked tasks are then locked with SKIP LOCKED: when another transaction holds one
+-- (or changed it meanwhile), it is left out and the slots are chosen again, as the
+-- slot-by-slot SKIP LOCKED walk would have done.
 CREATE FUNCTION tq_claim(p_worker text, p_limit integer, p_lease double precision,
                          p_starve integer)
 RETURNS TABLE (id text, token bigint, job_id text, user_id text, kind text, idx integer,
@@ -501,11 +508,13 @@ AS $$
 DECLARE
     v_counter bigint;
     v_now     double precision;
-    v_k       bigint;
-    v_pick    record;
-    v_ids     text[] := '{}';
-    v_job     record;
-    v_task    record;
+    v_fifo    boolean;
+    v_ids     text[];
+    v_users   text[];
+    v_locked  text[];
+    v_skip    text[] := '{}';
+    v_jobs    text[];
+    v_fresh   boolean[];
 BEGIN
     IF p_limit <= 0 THEN
         RETURN;
@@ -513,101 +522,146 @@ BEGIN
     SELECT c.value INTO v_counter FROM claim_counter c WHERE c.id = 1 FOR UPDATE;
     v_now := tq_now();
     PERFORM tq_take_back_expired(v_now);
-    FOR i IN 1..p_limit LOOP
-        v_k := v_counter + 1;
-        IF p_starve > 0 AND v_k % p_starve = 0 THEN
-            WITH RECURSIVE pu(user_id) AS (
-                (SELECT t.user_id FROM tasks t WHERE t.status = 'pending'
-                 ORDER BY t.user_id LIMIT 1)
-                UNION ALL
-                SELECT (SELECT t.user_id FROM tasks t
-                        WHERE t.status = 'pending' AND t.user_id > pu.user_id
-                        ORDER BY t.user_id LIMIT 1)
-                FROM pu WHERE pu.user_id IS NOT NULL
-            )
-            SELECT c.id, c.user_id INTO v_pick
-            FROM pu
-            JOIN users u ON u.user_id = pu.user_id
-            CROSS JOIN LATERAL (
-                SELECT t.id, t.user_id, t.job_seq, t.idx FROM tasks t
-                WHERE t.user_id = u.user_id AND t.status = 'pending' AND t.run_at <= v_now
-                ORDER BY t.job_seq, t.idx
-                LIMIT 1 FOR UPDATE SKIP LOCKED
+    -- whether a starvation (FIFO-only) slot falls within this batch
+    v_fifo := p_starve > 0 AND v_counter / p_starve <> (v_counter + p_limit) / p_starve;
+    LOOP
+        WITH RECURSIVE pu(user_id) AS (
+            (SELECT t.user_id FROM tasks t WHERE t.status = 'pending'
+             ORDER BY t.user_id LIMIT 1)
+            UNION ALL
+            SELECT (SELECT t.user_id FROM tasks t
+                    WHERE t.status = 'pending' AND t.user_id > pu.user_id
+                    ORDER BY t.user_id LIMIT 1)
+            FROM pu WHERE pu.user_id IS NOT NULL
+        ), us AS MATERIALIZED (
+            SELECT (row_number() OVER ())::integer AS uid, r.user_id, r.last_served, r.room
+            FROM (
+                SELECT u.user_id, u.last_served,
+                       least(p_limit, u.max_concurrency - (
+                           SELECT count(*) FROM tasks r
+                           WHERE r.user_id = u.user_id AND r.status = 'running'))::integer
+                           AS room
+                FROM pu JOIN users u ON u.user_id = pu.user_id
+            ) r
+            WHERE r.room > 0
+        ), cand AS MATERIALIZED (
+            SELECT (row_number() OVER ())::integer AS cid, us.uid, c.id, c.priority,
+                   c.job_seq, c.idx
+            FROM us CROSS JOIN LATERAL (
+                (SELECT t.id, t.priority, t.job_seq, t.idx FROM tasks t
+                 WHERE t.user_id = us.user_id AND t.status = 'pending'
+                   AND t.run_at <= v_now AND t.id <> ALL(v_skip)
+                 ORDER BY t.priority DESC, t.job_seq, t.idx LIMIT us.room)
+                UNION
+                (SELECT t.id, t.priority, t.job_seq, t.idx FROM tasks t
+                 WHERE v_fifo AND t.user_id = us.user_id AND t.status = 'pending'
+                   AND t.run_at <= v_now AND t.id <> ALL(v_skip)
+                 ORDER BY t.job_seq, t.idx LIMIT us.room)
             ) c
-            WHERE (SELECT count(*) FROM tasks r
-                   WHERE r.user_id = u.user_id AND r.status = 'running') < u.max_concurrency
-            ORDER BY c.job_seq, c.idx
-            LIMIT 1;
-        ELSE
-            WITH RECURSIVE pu(user_id) AS (
-                (SELECT t.user_id FROM tasks t WHERE t.status = 'pending'
-                 ORDER BY t.user_id LIMIT 1)
-                UNION ALL
-                SELECT (SELECT t.user_id FROM tasks t
-                        WHERE t.status = 'pending' AND t.user_id > pu.user_id
-                        ORDER BY t.user_id LIMIT 1)
-                FROM pu WHERE pu.user_id IS NOT NULL
-            )
-            SELECT c.id, c.user_id INTO v_pick
-            FROM pu
-            JOIN users u ON u.user_id = pu.user_id
-            CROSS JOIN LATERAL (
-                SELECT t.id, t.user_id, t.priority, t.job_seq, t.idx FROM tasks t
-                WHERE t.user_id = u.user_id AND t.status = 'pending' AND t.run_at <= v_now
-                ORDER BY t.priority DESC, t.job_seq, t.idx
-                LIMIT 1 FOR UPDATE SKIP LOCKED
-            ) c
-            WHERE (SELECT count(*) FROM tasks r
-                   WHERE r.user_id = u.user_id AND r.status = 'running') < u.max_concurrency
-            ORDER BY c.priority DESC, u.last_served, c.job_seq, c.idx
-            LIMIT 1;
-        END IF;
-        EXIT WHEN NOT FOUND;
-        UPDATE tasks t SET status = 'running', attempts = t.attempts + 1, token = t.token + 1,
-                           lease_expires_at = v_now + p_lease, worker_id = p_worker,
-                           progress = 0, started_at = coalesce(t.started_at, v_now)
-        WHERE t.id = v_pick.id;
-        UPDATE users u SET last_served = v_k WHERE u.user_id = v_pick.user_id;
-        v_counter := v_k;
-        v_ids := v_ids || v_pick.id;
+        ), sim(n, k, cid, uid, taken, ls, room) AS (
+            SELECT 0, v_counter, NULL::integer, NULL::integer, '{}'::integer[],
+                   (SELECT array_agg(us.last_served ORDER BY us.uid) FROM us),
+                   (SELECT array_agg(us.room ORDER BY us.uid) FROM us)
+            UNION ALL
+            SELECT s.n + 1, s.k + 1, p.cid, p.uid, s.taken || p.cid,
+                   s.ls[:p.uid - 1] || (s.k + 1) || s.ls[p.uid + 1:],
+                   s.room[:p.uid - 1] || (s.room[p.uid] - 1) || s.room[p.uid + 1:]
+            FROM sim s CROSS JOIN LATERAL (
+                SELECT c.cid, c.uid FROM cand c
+                WHERE s.room[c.uid] > 0 AND c.cid <> ALL(s.taken)
+                ORDER BY
+                    CASE WHEN p_starve > 0 AND (s.k + 1) % p_starve = 0
+                         THEN 0 ELSE -c.priority END,
+                    CASE WHEN p_starve > 0 AND (s.k + 1) % p_starve = 0
+                         THEN 0 ELSE s.ls[c.uid] END,
+                    c.job_seq, c.idx
+                LIMIT 1
+            ) p
+            WHERE s.n < p_limit
+        )
+        SELECT coalesce(array_agg(c.id ORDER BY s.n), '{}'),
+               coalesce(array_agg(us.user_id ORDER BY s.n), '{}')
+        INTO v_ids, v_users
+        FROM sim s JOIN cand c ON c.cid = s.cid JOIN us ON us.uid = s.uid;
+        SELECT coalesce(array_agg(l.id), '{}') INTO v_locked FROM (
+            SELECT t.id FROM tasks t
+            WHERE t.id = ANY(v_ids) AND t.status = 'pending' AND t.run_at <= v_now
+            ORDER BY t.id FOR UPDATE SKIP LOCKED
+        ) l;
+        EXIT WHEN cardinality(v_locked) = cardinality(v_ids);
+        v_skip := v_skip || ARRAY(SELECT x FROM unnest(v_ids) AS x WHERE x <> ALL(v_locked));
     END LOOP;
     IF cardinality(v_ids) = 0 THEN
         RETURN;
     END IF;
-    UPDATE claim_counter c SET value = v_counter WHERE c.id = 1;
-    -- the jobs, in the global lock order
-    FOR v_job IN
-        SELECT j.id, j.status, j.total_chapters FROM jobs j
+    UPDATE tasks t SET status = 'running', attempts = t.attempts + 1, token = t.token + 1,
+                       lease_expires_at = v_now + p_lease, worker_id = p_worker,
+                       progress = 0, started_at = coalesce(t.started_at, v_now)
+    WHERE t.id = ANY(v_ids);
+    UPDATE claim_counter c SET value = v_counter + cardinality(v_ids) WHERE c.id = 1;
+    -- the jobs, in the global lock order, and whether each is claimed for the first time
+    SELECT coalesce(array_agg(j.id ORDER BY j.id), '{}'),
+           coalesce(array_agg(j.status IN ('queued', 'scheduled') ORDER BY j.id), '{}')
+    INTO v_jobs, v_fresh
+    FROM (
+        SELECT j.id, j.status FROM jobs j
         WHERE j.id IN (SELECT t.job_id FROM tasks t WHERE t.id = ANY(v_ids))
         ORDER BY j.id FOR UPDATE
-    LOOP
+    ) j;
+    WITH c AS (
+        SELECT t.job_id, t.kind, t.idx, t.title, t.attempts, x.o
+        FROM unnest(v_ids) WITH ORDINALITY AS x(id, o)
+        JOIN tasks t ON t.id = x.id
+    ), pj AS (
+        SELECT c.job_id, count(*) AS n,
+               count(*) FILTER (WHERE c.kind = 'synthesize') AS started,
+               (array_agg(c.idx ORDER BY c.o DESC)
+                    FILTER (WHERE c.kind = 'synthesize'))[1] AS last_idx,
+               (array_agg(c.title ORDER BY c.o DESC)
+                    FILTER (WHERE c.kind = 'synthesize'))[1] AS last_title,
+               f.fresh
+        FROM c JOIN unnest(v_jobs, v_fresh) AS f(job_id, fresh) ON f.job_id = c.job_id
+        GROUP BY c.job_id, f.fresh
+    ), upd AS (
         UPDATE jobs j SET
-            attempts = j.attempts + (SELECT count(*) FROM tasks t
-                                     WHERE t.id = ANY(v_ids) AND t.job_id = v_job.id),
+            attempts = j.attempts + pj.n,
             updated_at = v_now,
-            status = CASE WHEN j.status IN ('queued', 'scheduled') THEN 'processing'
-                          ELSE j.status END,
-            started_at = CASE WHEN j.status IN ('queued', 'scheduled')
-                              THEN coalesce(j.started_at, v_now) ELSE j.started_at END
-        WHERE j.id = v_job.id;
-        IF v_job.status IN ('queued', 'scheduled') THEN
-            PERFORM tq_event(v_job.id, 'job.processing', '{}', v_now);
-        END IF;
-        FOR v_task IN
-            SELECT t.idx, t.title, t.attempts FROM unnest(v_ids) WITH ORDINALITY AS c(id, o)
-            JOIN tasks t ON t.id = c.id
-            WHERE t.job_id = v_job.id AND t.kind = 'synthesize' ORDER BY c.o
-        LOOP
-            UPDATE jobs j SET current_chapter = v_task.idx + 1,
-                progress_message = tq_chapter_message(v_task.idx, v_job.total_chapters,
-                                                      v_task.title)
-            WHERE j.id = v_job.id;
-            PERFORM tq_event(v_job.id, 'chapter.started', jsonb_build_object(
-                'index', v_task.idx, 'title', v_task.title, 'attempt', v_task.attempts,
-                'worker_id', p_worker), v_now);
-        END LOOP;
-        PERFORM tq_refresh_progress(v_job.id);
-    END LOOP;
+            status = CASE WHEN pj.fresh THEN 'processing' ELSE j.status END,
+            started_at = CASE WHEN pj.fresh THEN coalesce(j.started_at, v_now)
+                              ELSE j.started_at END,
+            current_chapter = coalesce(pj.last_idx + 1, j.current_chapter),
+            progress_message = CASE WHEN pj.last_idx IS NULL THEN j.progress_message
+                ELSE tq_chapter_message(pj.last_idx, j.total_chapters, pj.last_title) END,
+            progress_percent = tq_progress(
+                j.total_chapters, j.completed_chapters,
+                coalesce((SELECT sum(t.progress) FROM tasks t
+                          WHERE t.job_id = j.id AND t.status = 'running'
+                            AND t.kind = 'synthesize'), 0),
+                j.status = 'completed'),
+            event_seq = j.event_seq + pj.started + pj.fresh::integer
+        FROM pj
+        WHERE j.id = pj.job_id
+        RETURNING j.id, j.user_id, j.event_seq - pj.started - pj.fresh::integer AS base
+    ), ev AS (
+        SELECT pj.job_id, 0::bigint AS o, 'job.processing' AS type, '{}'::jsonb AS data
+        FROM pj WHERE pj.fresh
+        UNION ALL
+        SELECT c.job_id, c.o, 'chapter.started', jsonb_build_object(
+            'index', c.idx, 'title', c.title, 'attempt', c.attempts, 'worker_id', p_worker)
+        FROM c WHERE c.kind = 'synthesize'
+    )
+    INSERT INTO events (job_id, user_id, seq, type, data, at)
+    SELECT ev.job_id, upd.user_id,
+           upd.base + row_number() OVER (PARTITION BY ev.job_id ORDER BY ev.o),
+           ev.type, ev.data, v_now
+    FROM ev JOIN upd ON upd.id = ev.job_id
+    ORDER BY ev.job_id, ev.o;
+    -- the owners' round-robin state, in the global lock order (users last)
+    PERFORM 1 FROM users u WHERE u.user_id = ANY(v_users) ORDER BY u.user_id FOR UPDATE;
+    UPDATE users u SET last_served = x.k
+    FROM (SELECT l.user_id, max(v_counter + l.o) AS k
+          FROM unnest(v_users) WITH ORDINALITY AS l(user_id, o) GROUP BY l.user_id) x
+    WHERE u.user_id = x.user_id;
     RETURN QUERY
         SELECT t.id, t.token, t.job_id, t.user_id, t.kind, t.idx, t.attempts, t.max_attempts,
                t.lease_expires_at, t.payload
