@@ -72,7 +72,7 @@ class PostgresBackend(Backend):
         self._listener = Listener(
             self._db.connect,
             self.schema,
-            fetch_event=self._event_by_id,
+            fetch_ids=self._events_by_ids,
             fetch_after=self._events_after,
         )
         self._claim_generation = 0
@@ -340,9 +340,9 @@ class PostgresBackend(Backend):
         found = await self._db.all("job_events", {"job_id": job_id, "after": after, "limit": limit})
         return [rows.event(r) for r in found]
 
-    async def _event_by_id(self, event_id: int) -> Event | None:
-        row = await self._db.one("event_by_id", {"id": event_id})
-        return None if row is None else rows.event(row)
+    async def _events_by_ids(self, ids: list[int]) -> list[Event]:
+        found = await self._db.all("events_by_ids", {"ids": ids})
+        return [rows.event(r) for r in found]
 
     async def _events_after(self, event_id: int) -> list[Event]:
         found = await self._db.all("events_after_id", {"after": event_id, "limit": 10_000})

@@ -1,8 +1,8 @@
 """LISTEN/NOTIFY for the PostgreSQL backend: work wake-ups and the event stream.
 
 One dedicated connection per backend listens on two channels of its schema:
-``<schema>.work`` (a task became pending) and ``<schema>.events`` (an event was
-appended; the payload is the event itself, or only its id when too large for NOTIFY).
+``<schema>.work`` (a task became pending) and ``<schema>.events`` (events were
+appended; the payload carries them, or only their ids when too large for NOTIFY).
 Notifications are hints for wake-ups; the event stream is deduplicated per job by seq.
 When the connection drops, the listener reconnects with backoff, wakes every waiter
 and replays events appended meanwhile.
@@ -31,7 +31,7 @@ log = logging.getLogger("ttsqueue.backends.postgres")
 REPLAY_LIMIT = 10_000
 
 FetchEvents = Callable[[int], Awaitable[list[Event]]]  # events with id > after
-FetchEvent = Callable[[int], Awaitable[Event | None]]
+FetchIds = Callable[[list[int]], Awaitable[list[Event]]]  # events by id, in id order
 
 
 @dataclass
@@ -52,12 +52,12 @@ class Listener:
         connect: Callable[[], Awaitable[Conn]],
         schema: str,
         *,
-        fetch_event: FetchEvent,
+        fetch_ids: FetchIds,
         fetch_after: FetchEvents,
     ) -> None:
         self._connect_db = connect
         self._channels = (f"{schema}.work", f"{schema}.events")
-        self._fetch_event = fetch_event
+        self._fetch_ids = fetch_ids
         self._fetch_after = fetch_after
         self._conn: Conn | None = None
         self._task: asyncio.Task[None] | None = None
@@ -117,13 +117,18 @@ class Listener:
         if channel == self._channels[0]:
             self._wake()
             return
-        data: dict[str, Any] = json.loads(payload)
-        if "type" in data:
-            self._publish(rows.event(data))
-        elif self._subscribers:
-            found = await self._fetch_event(int(data["id"]))
-            if found is not None:
-                self._publish(found)
+        # "<largest id>|<JSON array of events>" or "<largest id>|{"ids": [...]}"
+        head, _, body = payload.partition("|")
+        if not self._subscribers:  # nobody here wants events: skip decoding them
+            self._last_id = max(self._last_id, int(head))
+            return
+        data: Any = json.loads(body)
+        if isinstance(data, list):
+            for item in data:
+                self._publish(rows.event(item))
+        else:
+            for event in await self._fetch_ids([int(i) for i in data["ids"]]):
+                self._publish(event)
 
     async def _replay(self) -> None:
         if not self._subscribers:

@@ -169,8 +169,8 @@ DELETE FROM api_keys WHERE id = %(id)s
 SELECT * FROM events WHERE job_id = %(job_id)s AND seq > %(after)s ORDER BY seq
 LIMIT %(limit)s
 
--- name: event_by_id
-SELECT * FROM events WHERE id = %(id)s
+-- name: events_by_ids
+SELECT * FROM events WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id
 
 -- name: last_event_id
 SELECT coalesce(max(id), 0) AS id FROM events
@@ -187,7 +187,7 @@ LISTEN {channel}
 SELECT requeued, failed FROM tq_reap()
 
 -- name: prune
-WITH gone AS (
+WITH gone AS (  -- jobs_delete_rows deletes their tasks and events
     DELETE FROM jobs
     WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < %(older_than)s::float8
     RETURNING 1

@@ -61,7 +61,7 @@ CREATE INDEX jobs_scheduled ON jobs (run_at) WHERE status = 'scheduled';
 
 CREATE TABLE tasks (
     id               text    COLLATE "C" PRIMARY KEY,
-    job_id           text    COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    job_id           text    COLLATE "C" NOT NULL,  -- jobs_delete_rows cascades
     job_seq          bigint  NOT NULL,  -- the job's enqueue order, for FIFO
     idx              integer NOT NULL,
     kind             text    NOT NULL,
@@ -98,7 +98,7 @@ CREATE INDEX tasks_pending_due ON tasks (run_at) WHERE status = 'pending';
 
 CREATE TABLE events (
     id      bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- store-wide order
-    job_id  text    COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    job_id  text    COLLATE "C" NOT NULL,  -- jobs_delete_rows cascades
     user_id text    NOT NULL,
     seq     integer NOT NULL,
     type    text    NOT NULL,
@@ -161,43 +161,73 @@ AS $$
         || CASE WHEN p_title <> '' THEN ': ' || p_title ELSE '' END
 $$;
 
--- Notify listeners of this schema that work may be runnable.
+-- Notify listeners of this schema that work may be runnable: once per statement that
+-- inserted or updated tasks to pending (a hint, so a spurious one is harmless).
 CREATE FUNCTION tq_notify_work() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT
 AS $$
 BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '.work', '');
+    IF EXISTS (SELECT 1 FROM new_rows WHERE status = 'pending') THEN
+        PERFORM pg_notify(TG_TABLE_SCHEMA || '.work', '');
+    END IF;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER tasks_work_insert AFTER INSERT ON tasks
-FOR EACH ROW WHEN (NEW.status = 'pending') EXECUTE FUNCTION tq_notify_work();
-CREATE TRIGGER tasks_work_update AFTER UPDATE OF status ON tasks
-FOR EACH ROW WHEN (NEW.status = 'pending' AND OLD.status <> 'pending')
-EXECUTE FUNCTION tq_notify_work();
+CREATE TRIGGER tasks_work_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION tq_notify_work();
+CREATE TRIGGER tasks_work_update AFTER UPDATE ON tasks
+REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION tq_notify_work();
 
--- Publish every event; a payload too large for NOTIFY carries only the id.
+-- Publish the events a statement appended, a few per notification: the payload is
+-- "<largest id>|<JSON array of the events>", or "<largest id>|{"ids": [...]}" when the
+-- events are too large for NOTIFY (listeners then fetch them by id).
 CREATE FUNCTION tq_notify_event() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT
 AS $$
-DECLARE
-    v_payload text;
 BEGIN
-    v_payload := json_build_object(
-        'id', NEW.id, 'job_id', NEW.job_id, 'user_id', NEW.user_id, 'seq', NEW.seq,
-        'type', NEW.type, 'data', NEW.data, 'at', NEW.at)::text;
-    IF octet_length(v_payload) > 7000 THEN
-        v_payload := json_build_object(
-            'id', NEW.id, 'job_id', NEW.job_id, 'user_id', NEW.user_id)::text;
-    END IF;
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '.events', v_payload);
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '.events', g.payload)
+    FROM (
+        SELECT max(b.id) || '|' || CASE
+                WHEN sum(octet_length(b.body) + 1) <= 7900
+                THEN '[' || string_agg(b.body, ',' ORDER BY b.id) || ']'
+                ELSE json_build_object('ids', json_agg(b.id ORDER BY b.id))::text
+            END AS payload
+        FROM (
+            SELECT e.id, e.body,
+                   sum(octet_length(e.body) + 1) OVER (ORDER BY e.id) / 7000 AS chunk
+            FROM (
+                SELECT n.id, json_build_object(
+                    'id', n.id, 'job_id', n.job_id, 'user_id', n.user_id, 'seq', n.seq,
+                    'type', n.type, 'data', n.data, 'at', n.at)::text AS body
+                FROM new_rows n
+            ) e
+        ) b
+        GROUP BY b.chunk
+        ORDER BY b.chunk
+    ) g;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER events_notify AFTER INSERT ON events
-FOR EACH ROW EXECUTE FUNCTION tq_notify_event();
+CREATE TRIGGER events_notify AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION tq_notify_event();
+
+-- Deleting a job deletes its tasks and events (a statement-level cascade: foreign keys
+-- would cost a check per inserted task and event on the hot path).
+CREATE FUNCTION tq_delete_job_rows() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
+AS $$
+BEGIN
+    DELETE FROM tasks WHERE job_id IN (SELECT o.id FROM old_rows o);
+    DELETE FROM events WHERE job_id IN (SELECT o.id FROM old_rows o);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER jobs_delete_rows AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION tq_delete_job_rows();
 
 -- Status count deltas from each statement's transition tables.
 CREATE FUNCTION tq_count_jobs() RETURNS trigger
@@ -726,15 +756,14 @@ $$;
 -- ------------------------------------------------------------------ complete, fail, release
 
 -- Finish tasks; one boolean per input in order (False: stale token or not running).
+-- Set-based: one update of the tasks, one of their jobs, events appended in bulk.
 CREATE FUNCTION tq_complete(p_ids text[], p_tokens bigint[], p_results jsonb[])
 RETURNS SETOF boolean
 LANGUAGE plpgsql SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_now  double precision := tq_now();
-    v_t    record;
-    v_done integer;
-    v_total integer;
+    v_done bigint[];
 BEGIN
     -- the tasks and their jobs' assemble tasks, then the jobs: the global lock order
     PERFORM 1 FROM tasks t WHERE t.id IN (
@@ -745,44 +774,93 @@ BEGIN
     ORDER BY t.id FOR UPDATE;
     PERFORM 1 FROM jobs j WHERE j.id IN (SELECT s.job_id FROM tasks s WHERE s.id = ANY(p_ids))
     ORDER BY j.id FOR UPDATE;
-    FOR i IN 1..coalesce(cardinality(p_ids), 0) LOOP
-        SELECT t.id, t.job_id, t.kind, t.idx, t.title INTO v_t FROM tasks t
-        WHERE t.id = p_ids[i] AND t.token = p_tokens[i] AND t.status = 'running';
-        IF NOT FOUND THEN
-            RETURN NEXT false;
-            CONTINUE;
-        END IF;
-        UPDATE tasks t SET status = 'completed', result = p_results[i], progress = 1,
+    -- each task still held is finished once (its first input with the current token)
+    WITH ok AS (
+        SELECT DISTINCT ON (l.id) l.id, l.result, l.o
+        FROM unnest(p_ids, p_tokens, p_results) WITH ORDINALITY AS l(id, token, result, o)
+        JOIN tasks t ON t.id = l.id AND t.token = l.token AND t.status = 'running'
+        ORDER BY l.id, l.o
+    ), upd AS (
+        UPDATE tasks t SET status = 'completed', result = ok.result, progress = 1,
                            finished_at = v_now, lease_expires_at = NULL
-        WHERE t.id = v_t.id;
-        IF v_t.kind = 'assemble' THEN
-            UPDATE jobs j SET status = 'completed', result = p_results[i], finished_at = v_now,
-                              updated_at = v_now, progress_message = 'Completed',
-                              progress_percent = 100
-            WHERE j.id = v_t.job_id;
-            PERFORM tq_event(v_t.job_id, 'job.completed',
-                             jsonb_build_object('result', p_results[i]), v_now);
-        ELSE
-            UPDATE jobs j SET completed_chapters = j.completed_chapters + 1, updated_at = v_now
-            WHERE j.id = v_t.job_id
-            RETURNING j.completed_chapters, j.total_chapters INTO v_done, v_total;
-            PERFORM tq_refresh_progress(v_t.job_id);
-            PERFORM tq_event(v_t.job_id, 'chapter.completed',
-                jsonb_build_object('index', v_t.idx, 'title', v_t.title)
-                || CASE WHEN p_results[i] ? 'duration_s'
-                        THEN jsonb_build_object('duration_s', p_results[i]->'duration_s')
-                        ELSE '{}'::jsonb END,
-                v_now);
-            IF v_done = v_total THEN
-                UPDATE tasks t SET status = 'pending', run_at = v_now
-                WHERE t.id = v_t.job_id || '.' || v_total AND t.status = 'waiting';
-                UPDATE jobs j SET status = 'assembling', progress_message = 'Assembling audiobook'
-                WHERE j.id = v_t.job_id;
-                PERFORM tq_event(v_t.job_id, 'job.assembling', '{}', v_now);
-            END IF;
-        END IF;
-        RETURN NEXT true;
-    END LOOP;
+        FROM ok WHERE t.id = ok.id
+        RETURNING ok.o
+    )
+    SELECT coalesce(array_agg(upd.o), '{}') INTO v_done FROM upd;
+    WITH c AS (
+        SELECT t.job_id, t.kind, t.idx, t.title, x.result, x.o
+        FROM unnest(p_ids, p_results) WITH ORDINALITY AS x(id, result, o)
+        JOIN tasks t ON t.id = x.id
+        WHERE x.o = ANY(v_done)
+    ), pj AS (
+        SELECT c.job_id,
+               count(*) FILTER (WHERE c.kind = 'synthesize') AS chapters,
+               max(c.o) FILTER (WHERE c.kind = 'synthesize') AS last_o,
+               (array_agg(c.result ORDER BY c.o) FILTER (WHERE c.kind = 'assemble'))[1]
+                   AS book
+        FROM c GROUP BY c.job_id
+    ), upd AS (
+        UPDATE jobs j SET
+            completed_chapters = j.completed_chapters + pj.chapters,
+            updated_at = v_now,
+            status = CASE
+                WHEN pj.book IS NOT NULL THEN 'completed'
+                WHEN pj.chapters > 0 AND j.completed_chapters + pj.chapters = j.total_chapters
+                    THEN 'assembling'
+                ELSE j.status END,
+            progress_message = CASE
+                WHEN pj.book IS NOT NULL THEN 'Completed'
+                WHEN pj.chapters > 0 AND j.completed_chapters + pj.chapters = j.total_chapters
+                    THEN 'Assembling audiobook'
+                ELSE j.progress_message END,
+            progress_percent = CASE WHEN pj.book IS NOT NULL THEN 100 ELSE tq_progress(
+                j.total_chapters, (j.completed_chapters + pj.chapters)::integer,
+                coalesce((SELECT sum(t.progress) FROM tasks t
+                          WHERE t.job_id = j.id AND t.status = 'running'
+                            AND t.kind = 'synthesize'), 0),
+                j.status = 'completed') END,
+            result = coalesce(pj.book, j.result),
+            finished_at = CASE WHEN pj.book IS NOT NULL THEN v_now ELSE j.finished_at END,
+            event_seq = j.event_seq + pj.chapters + (pj.book IS NOT NULL)::integer
+                + (pj.chapters > 0
+                   AND j.completed_chapters + pj.chapters = j.total_chapters)::integer
+        FROM pj
+        WHERE j.id = pj.job_id
+        RETURNING j.id, j.user_id, j.total_chapters, pj.last_o,
+            pj.chapters > 0 AND j.completed_chapters = j.total_chapters AS reached,
+            j.event_seq - pj.chapters - (pj.book IS NOT NULL)::integer
+                - (pj.chapters > 0 AND j.completed_chapters = j.total_chapters)::integer
+                AS base
+    ), assemble AS (
+        UPDATE tasks t SET status = 'pending', run_at = v_now
+        FROM upd
+        WHERE upd.reached AND t.id = upd.id || '.' || upd.total_chapters
+          AND t.status = 'waiting'
+    ), ev AS (
+        SELECT c.job_id, c.o, 0 AS sub,
+               CASE WHEN c.kind = 'assemble' THEN 'job.completed'
+                    ELSE 'chapter.completed' END AS type,
+               CASE WHEN c.kind = 'assemble' THEN jsonb_build_object('result', c.result)
+                    ELSE jsonb_build_object('index', c.idx, 'title', c.title)
+                         || CASE WHEN c.result ? 'duration_s'
+                                 THEN jsonb_build_object('duration_s', c.result->'duration_s')
+                                 ELSE '{}'::jsonb END
+               END AS data
+        FROM c
+        UNION ALL
+        SELECT upd.id, upd.last_o, 1, 'job.assembling', '{}'::jsonb
+        FROM upd WHERE upd.reached
+    )
+    INSERT INTO events (job_id, user_id, seq, type, data, at)
+    SELECT ev.job_id, upd.user_id,
+           upd.base + row_number() OVER (PARTITION BY ev.job_id ORDER BY ev.o, ev.sub),
+           ev.type, ev.data, v_now
+    FROM ev JOIN upd ON upd.id = ev.job_id
+    ORDER BY ev.job_id, ev.o, ev.sub;
+    RETURN QUERY
+        SELECT x.o = ANY(v_done)
+        FROM generate_series(1, coalesce(cardinality(p_ids), 0)::bigint) AS x(o)
+        ORDER BY x.o;
 END
 $$;
 
