@@ -614,9 +614,9 @@ BEGIN
         INTO v_ids, v_users
         FROM sim s JOIN cand c ON c.cid = s.cid JOIN us ON us.uid = s.uid;
         SELECT coalesce(array_agg(l.id), '{}') INTO v_locked FROM (
-            SELECT t.id FROM tasks t
-            WHERE t.id = ANY(v_ids) AND t.status = 'pending' AND t.run_at <= v_now
-            ORDER BY t.id FOR UPDATE SKIP LOCKED
+            SELECT t.id FROM unnest(v_ids) AS x(id) JOIN tasks t ON t.id = x.id
+            WHERE t.status = 'pending' AND t.run_at <= v_now
+            ORDER BY t.id FOR UPDATE OF t SKIP LOCKED
         ) l;
         EXIT WHEN cardinality(v_locked) = cardinality(v_ids);
         v_skip := v_skip || ARRAY(SELECT x FROM unnest(v_ids) AS x WHERE x <> ALL(v_locked));
