@@ -328,81 +328,95 @@ $$;
 
 -- ------------------------------------------------------------------ enqueue
 
--- Insert books (a JSON array of specs) in order; returns each job id and whether it
--- was created (False: the idempotency key matched an existing job).
+-- Insert books (a JSON array of specs) in order, set-based; returns each job id and
+-- whether it was created (False: the idempotency key matched an existing job, or an
+-- earlier spec of the same batch).
 CREATE FUNCTION tq_enqueue(p_specs jsonb)
 RETURNS TABLE (ord integer, job_id text, created boolean)
 LANGUAGE plpgsql SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_now  double precision := tq_now();
-    v_spec jsonb;
-    v_ord  integer := 0;
-    v_id   text;
-    v_seq  bigint;
-    v_run  double precision;
-    v_due  double precision;
-    v_n    integer;
-    v_sched boolean;
+    v_made integer[];
 BEGIN
-    FOR v_spec IN SELECT value FROM jsonb_array_elements(p_specs) LOOP
-        v_ord := v_ord + 1;
-        INSERT INTO users (user_id, max_concurrency)
-        VALUES (v_spec->>'user_id', (v_spec->>'max_concurrency')::integer)
-        ON CONFLICT (user_id) DO UPDATE SET max_concurrency = excluded.max_concurrency;
-        v_run := (v_spec->>'run_at')::double precision;
-        v_due := coalesce(v_run, v_now);
-        v_sched := v_run IS NOT NULL AND v_run > v_now;
-        v_n := jsonb_array_length(v_spec->'chapters');
-        v_id := NULL;
+    -- the owners in key order (the lock order); a user's last spec sets their cap
+    INSERT INTO users AS u (user_id, max_concurrency)
+    SELECT DISTINCT ON (x.s->>'user_id') x.s->>'user_id', (x.s->>'max_concurrency')::integer
+    FROM jsonb_array_elements(p_specs) WITH ORDINALITY AS x(s, o)
+    ORDER BY x.s->>'user_id', x.o DESC
+    ON CONFLICT (user_id) DO UPDATE SET max_concurrency = excluded.max_concurrency;
+    WITH s AS (
+        SELECT x.o::integer AS o, x.s, x.s->>'id' AS id, x.s->>'user_id' AS user_id,
+               (x.s->>'priority')::integer AS priority,
+               (x.s->>'max_attempts')::integer AS max_attempts,
+               (x.s->>'run_at')::double precision AS run,
+               jsonb_array_length(x.s->'chapters') AS n
+        FROM jsonb_array_elements(p_specs) WITH ORDINALITY AS x(s, o)
+    ), firsts AS (  -- a key repeated within the batch: only its first spec is inserted
+        SELECT s.* FROM s WHERE s.s->>'idempotency_key' IS NULL
+        UNION ALL
+        SELECT k.* FROM (
+            SELECT DISTINCT ON (s.user_id, s.s->>'idempotency_key') s.* FROM s
+            WHERE s.s->>'idempotency_key' IS NOT NULL
+            ORDER BY s.user_id, s.s->>'idempotency_key', s.o
+        ) k
+    ), ins AS (
         INSERT INTO jobs AS j (id, user_id, status, priority, title, author, work_id, voice,
-                          output_format, total_chapters, idempotency_key, max_attempts,
-                          created_at, updated_at, run_at, metadata)
-        VALUES (v_spec->>'id', v_spec->>'user_id',
-                CASE WHEN v_sched THEN 'scheduled' ELSE 'queued' END,
-                (v_spec->>'priority')::integer, v_spec->>'title', v_spec->>'author',
-                v_spec->>'work_id', v_spec->'voice', v_spec->>'output_format', v_n,
-                v_spec->>'idempotency_key', (v_spec->>'max_attempts')::integer,
-                v_now, v_now, v_run, v_spec->'metadata')
+                               output_format, total_chapters, idempotency_key, max_attempts,
+                               created_at, updated_at, run_at, metadata, event_seq)
+        SELECT f.id, f.user_id,
+               CASE WHEN f.run > v_now THEN 'scheduled' ELSE 'queued' END,
+               f.priority, f.s->>'title', f.s->>'author', f.s->>'work_id', f.s->'voice',
+               f.s->>'output_format', f.n, f.s->>'idempotency_key', f.max_attempts,
+               v_now, v_now, f.run, f.s->'metadata', 1
+        FROM firsts f ORDER BY f.o
         ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING j.id, j.seq INTO v_id, v_seq;
-        IF v_id IS NULL THEN
-            SELECT j.id INTO v_id FROM jobs j
-            WHERE j.user_id = v_spec->>'user_id'
-              AND j.idempotency_key = v_spec->>'idempotency_key';
-            ord := v_ord; job_id := v_id; created := false;
-            RETURN NEXT;
-            CONTINUE;
-        END IF;
+        RETURNING j.id, j.seq
+    ), made AS (
+        SELECT s.*, ins.seq, coalesce(s.run, v_now) AS due FROM ins JOIN s ON s.id = ins.id
+    ), tasks_in AS (
         INSERT INTO tasks (id, job_id, job_seq, idx, kind, user_id, priority, status, run_at,
                            title, payload, max_attempts)
-        SELECT v_id || '.' || (c.i - 1), v_id, v_seq, c.i - 1, 'synthesize',
-               v_spec->>'user_id', (v_spec->>'priority')::integer, 'pending', v_due,
-               c.ch->>'title',
+        SELECT m.id || '.' || (c.i - 1), m.id, m.seq, c.i - 1, 'synthesize', m.user_id,
+               m.priority, 'pending', m.due, c.ch->>'title',
                jsonb_build_object('title', c.ch->>'title', 'text', c.ch->>'text',
-                                  'voice', v_spec->'voice',
-                                  'output_format', v_spec->>'output_format'),
-               (v_spec->>'max_attempts')::integer
-        FROM jsonb_array_elements(v_spec->'chapters') WITH ORDINALITY AS c(ch, i)
+                                  'voice', m.s->'voice',
+                                  'output_format', m.s->>'output_format'),
+               m.max_attempts
+        FROM made m CROSS JOIN LATERAL
+             jsonb_array_elements(m.s->'chapters') WITH ORDINALITY AS c(ch, i)
         UNION ALL
-        SELECT v_id || '.' || v_n, v_id, v_seq, v_n, 'assemble', v_spec->>'user_id',
-               (v_spec->>'priority')::integer, 'waiting', v_due, v_spec->>'title',
+        SELECT m.id || '.' || m.n, m.id, m.seq, m.n, 'assemble', m.user_id, m.priority,
+               'waiting', m.due, m.s->>'title',
                jsonb_build_object(
-                   'title', v_spec->>'title', 'author', v_spec->>'author',
-                   'output_format', v_spec->>'output_format',
+                   'title', m.s->>'title', 'author', m.s->>'author',
+                   'output_format', m.s->>'output_format',
                    'chapter_titles', (SELECT coalesce(jsonb_agg(e->'title' ORDER BY k), '[]')
-                                      FROM jsonb_array_elements(v_spec->'chapters')
+                                      FROM jsonb_array_elements(m.s->'chapters')
                                            WITH ORDINALITY AS x(e, k))),
-               (v_spec->>'max_attempts')::integer;
-        IF v_sched THEN
-            PERFORM tq_event(v_id, 'job.scheduled', jsonb_build_object('run_at', v_run), v_now);
-        ELSE
-            PERFORM tq_event(v_id, 'job.queued', jsonb_build_object(
-                'priority', (v_spec->>'priority')::integer, 'total_chapters', v_n), v_now);
-        END IF;
-        ord := v_ord; job_id := v_id; created := true;
-        RETURN NEXT;
-    END LOOP;
+               m.max_attempts
+        FROM made m
+    ), events_in AS (
+        INSERT INTO events (job_id, user_id, seq, type, data, at)
+        SELECT m.id, m.user_id, 1,
+               CASE WHEN m.run > v_now THEN 'job.scheduled' ELSE 'job.queued' END,
+               CASE WHEN m.run > v_now THEN jsonb_build_object('run_at', m.run)
+                    ELSE jsonb_build_object('priority', m.priority, 'total_chapters', m.n)
+               END,
+               v_now
+        FROM made m ORDER BY m.o
+    )
+    SELECT coalesce(array_agg(m.o), '{}') INTO v_made FROM made m;
+    -- a spec whose key matched returns the job holding that key (committed, or ours)
+    RETURN QUERY
+        SELECT x.o::integer,
+               CASE WHEN x.o = ANY(v_made) THEN x.s->>'id' ELSE (
+                   SELECT j.id FROM jobs j
+                   WHERE j.user_id = x.s->>'user_id'
+                     AND j.idempotency_key = x.s->>'idempotency_key') END,
+               x.o = ANY(v_made)
+        FROM jsonb_array_elements(p_specs) WITH ORDINALITY AS x(s, o)
+        ORDER BY x.o;
 END
 $$;
 
