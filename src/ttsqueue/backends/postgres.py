@@ -83,9 +83,9 @@ class PostgresBackend(Backend):
     async def open(self) -> None:
         if self._open:
             return
+        await self._db.migrate()  # before the pool, whose new connections warm up
         await self._db.open()
         try:
-            await self._db.migrate()
             row = await self._db.one("last_event_id")
             await self._listener.start(int(row["id"]) if row else 0)
         except BaseException:

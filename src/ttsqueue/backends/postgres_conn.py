@@ -74,7 +74,7 @@ def unavailable(exc: BaseException) -> StoreUnavailable:
 class Database:
     """The pool, with every call mapped to our errors and retried on deadlock."""
 
-    def __init__(self, target: Target, *, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(self, target: Target, *, min_size: int = 2, max_size: int = 8) -> None:
         self.target = target
         self._sizes = (min_size, max_size)
         self._pool: psycopg_pool.AsyncConnectionPool[Conn] | None = None
@@ -114,7 +114,9 @@ class Database:
                 "autocommit": True,
                 "row_factory": dict_row,
                 "options": f"-c search_path={self.target.schema}",
+                "prepare_threshold": 0,  # the hot-path calls are prepared at first use
             },
+            configure=warm_up,
             check=psycopg_pool.AsyncConnectionPool.check_connection,
             open=False,
             timeout=POOL_WAIT_S,
@@ -185,6 +187,15 @@ class Database:
             raise unavailable(exc) from exc
         finally:
             await conn.close()
+
+
+async def warm_up(conn: Conn) -> None:
+    """Plan the hot-path functions on a new pool connection before it serves a call,
+    so that no worker's claim pays for it (a schema not migrated yet is skipped)."""
+    try:
+        await conn.execute(QB["warm_up"])
+    except (errors.UndefinedFunction, errors.UndefinedTable, errors.InvalidSchemaName):
+        pass
 
 
 async def apply_migrations(conn: Conn, schema: str) -> list[int]:

@@ -48,6 +48,15 @@ SELECT * FROM {schema}.jobs WHERE id = ANY(%(ids)s::text[])
 
 -- ---------------------------------------------------------------- workers
 
+-- name: warm_up
+-- Run on every new pool connection: each hot-path function runs every statement once
+-- on empty input (claim with limit 0 takes no lock), so plpgsql parses and plans them
+-- now rather than on a worker's first claim.
+SELECT
+    (SELECT count(*) FROM tq_claim('', 0, 0, 0)) AS claim,
+    (SELECT count(*) FROM tq_heartbeat('{}', '{}', 0, '{}', '{}')) AS heartbeat,
+    (SELECT count(*) FROM tq_complete('{}', '{}', '{}')) AS complete
+
 -- name: claim
 SELECT * FROM tq_claim(%(worker)s, %(limit)s, %(lease)s::float8, %(starve)s)
 

@@ -541,7 +541,8 @@ $$;
 -- base.py with each user's last_served and room as they change slot by slot. The
 -- picked tasks are then locked with SKIP LOCKED: when another transaction holds one
 -- (or changed it meanwhile), it is left out and the slots are chosen again, as the
--- slot-by-slot SKIP LOCKED walk would have done.
+-- slot-by-slot SKIP LOCKED walk would have done. A limit of 0 claims nothing and takes
+-- no lock but runs every statement once, so that a new connection plans them up front.
 CREATE FUNCTION tq_claim(p_worker text, p_limit integer, p_lease double precision,
                          p_starve integer)
 RETURNS TABLE (id text, token bigint, job_id text, user_id text, kind text, idx integer,
@@ -560,10 +561,13 @@ DECLARE
     v_jobs    text[];
     v_fresh   boolean[];
 BEGIN
-    IF p_limit <= 0 THEN
+    IF p_limit < 0 THEN
         RETURN;
+    ELSIF p_limit = 0 THEN  -- warming up
+        SELECT c.value INTO v_counter FROM claim_counter c WHERE c.id = 1;
+    ELSE
+        SELECT c.value INTO v_counter FROM claim_counter c WHERE c.id = 1 FOR UPDATE;
     END IF;
-    SELECT c.value INTO v_counter FROM claim_counter c WHERE c.id = 1 FOR UPDATE;
     v_now := tq_now();
     PERFORM tq_take_back_expired(v_now);
     -- whether a starvation (FIFO-only) slot falls within this batch
@@ -635,14 +639,16 @@ BEGIN
         EXIT WHEN cardinality(v_locked) = cardinality(v_ids);
         v_skip := v_skip || ARRAY(SELECT x FROM unnest(v_ids) AS x WHERE x <> ALL(v_locked));
     END LOOP;
-    IF cardinality(v_ids) = 0 THEN
+    IF cardinality(v_ids) = 0 AND p_limit > 0 THEN
         RETURN;
     END IF;
     UPDATE tasks t SET status = 'running', attempts = t.attempts + 1, token = t.token + 1,
                        lease_expires_at = v_now + p_lease, worker_id = p_worker,
                        progress = 0, started_at = coalesce(t.started_at, v_now)
     WHERE t.id = ANY(v_ids);
-    UPDATE claim_counter c SET value = v_counter + cardinality(v_ids) WHERE c.id = 1;
+    IF p_limit > 0 THEN
+        UPDATE claim_counter c SET value = v_counter + cardinality(v_ids) WHERE c.id = 1;
+    END IF;
     -- the jobs, in the global lock order, and whether each is claimed for the first time
     SELECT coalesce(array_agg(j.id ORDER BY j.id), '{}'),
            coalesce(array_agg(j.status IN ('queued', 'scheduled') ORDER BY j.id), '{}')
