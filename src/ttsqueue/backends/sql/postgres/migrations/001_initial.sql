@@ -582,16 +582,13 @@ BEGIN
                     ORDER BY t.user_id LIMIT 1)
             FROM pu WHERE pu.user_id IS NOT NULL
         ), us AS MATERIALIZED (
-            SELECT (row_number() OVER ())::integer AS uid, r.user_id, r.last_served, r.room
-            FROM (
-                SELECT u.user_id, u.last_served,
-                       least(p_limit, u.max_concurrency - (
-                           SELECT count(*) FROM tasks r
-                           WHERE r.user_id = u.user_id AND r.status = 'running'))::integer
-                           AS room
-                FROM pu JOIN users u ON u.user_id = pu.user_id
-            ) r
-            WHERE r.room > 0
+            SELECT (row_number() OVER ())::integer AS uid, u.user_id, u.last_served,
+                   least(p_limit, u.max_concurrency - r.n)::integer AS room
+            FROM pu JOIN users u ON u.user_id = pu.user_id
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS n FROM tasks r
+                WHERE r.user_id = u.user_id AND r.status = 'running') r
+            WHERE u.max_concurrency > r.n
         ), cand AS MATERIALIZED (
             SELECT (row_number() OVER ())::integer AS cid, us.uid, c.id, c.priority,
                    c.job_seq, c.idx
@@ -632,10 +629,10 @@ BEGIN
         INTO v_ids, v_users
         FROM sim s JOIN cand c ON c.cid = s.cid JOIN us ON us.uid = s.uid;
         SELECT coalesce(array_agg(l.id), '{}') INTO v_locked FROM (
-            SELECT t.id FROM unnest(v_ids) AS x(id) JOIN tasks t ON t.id = x.id
-            WHERE t.status = 'pending' AND t.run_at <= v_now
-            ORDER BY t.id FOR UPDATE OF t SKIP LOCKED
-        ) l;
+            SELECT t.id, t.status, t.run_at FROM tasks t WHERE t.id = ANY(v_ids)
+            ORDER BY t.id OFFSET 0 FOR UPDATE SKIP LOCKED  -- by key, filtered after
+        ) l
+        WHERE l.status = 'pending' AND l.run_at <= v_now;  -- as of the lock
         EXIT WHEN cardinality(v_locked) = cardinality(v_ids);
         v_skip := v_skip || ARRAY(SELECT x FROM unnest(v_ids) AS x WHERE x <> ALL(v_locked));
     END LOOP;
@@ -655,7 +652,8 @@ BEGIN
     INTO v_jobs, v_fresh
     FROM (
         SELECT j.id, j.status FROM jobs j
-        WHERE j.id IN (SELECT t.job_id FROM tasks t WHERE t.id = ANY(v_ids))
+        WHERE j.id = ANY(ARRAY(SELECT t.job_id FROM unnest(v_ids) AS x(id)
+                               JOIN tasks t ON t.id = x.id))
         ORDER BY j.id FOR UPDATE
     ) j;
     WITH c AS (
@@ -690,7 +688,7 @@ BEGIN
                 j.status = 'completed'),
             event_seq = j.event_seq + pj.started + pj.fresh::integer
         FROM pj
-        WHERE j.id = pj.job_id
+        WHERE j.id = ANY(v_jobs) AND j.id = pj.job_id
         RETURNING j.id, j.user_id, j.event_seq - pj.started - pj.fresh::integer AS base
     ), ev AS (
         SELECT pj.job_id, 0::bigint AS o, 'job.processing' AS type, '{}'::jsonb AS data
@@ -711,7 +709,7 @@ BEGIN
     UPDATE users u SET last_served = x.k
     FROM (SELECT l.user_id, max(v_counter + l.o) AS k
           FROM unnest(v_users) WITH ORDINALITY AS l(user_id, o) GROUP BY l.user_id) x
-    WHERE u.user_id = x.user_id;
+    WHERE u.user_id = ANY(v_users) AND u.user_id = x.user_id;
     RETURN QUERY
         SELECT t.id, t.token, t.job_id, t.user_id, t.kind, t.idx, t.attempts, t.max_attempts,
                t.lease_expires_at, t.payload
@@ -784,16 +782,18 @@ AS $$
 DECLARE
     v_now  double precision := tq_now();
     v_done bigint[];
+    v_jobs text[];
 BEGIN
     -- the tasks and their jobs' assemble tasks, then the jobs: the global lock order
-    PERFORM 1 FROM tasks t WHERE t.id IN (
+    -- (arrays of keys, so that every lookup goes through a primary key)
+    v_jobs := ARRAY(SELECT DISTINCT s.job_id FROM unnest(p_ids) AS x(id)
+                    JOIN tasks s ON s.id = x.id);
+    PERFORM 1 FROM tasks t WHERE t.id = ANY(ARRAY(
         SELECT x FROM unnest(p_ids) AS x
         UNION
-        SELECT j.id || '.' || j.total_chapters FROM jobs j
-        WHERE j.id IN (SELECT s.job_id FROM tasks s WHERE s.id = ANY(p_ids)))
+        SELECT j.id || '.' || j.total_chapters FROM jobs j WHERE j.id = ANY(v_jobs)))
     ORDER BY t.id FOR UPDATE;
-    PERFORM 1 FROM jobs j WHERE j.id IN (SELECT s.job_id FROM tasks s WHERE s.id = ANY(p_ids))
-    ORDER BY j.id FOR UPDATE;
+    PERFORM 1 FROM jobs j WHERE j.id = ANY(v_jobs) ORDER BY j.id FOR UPDATE;
     -- each task still held is finished once (its first input with the current token)
     WITH ok AS (
         SELECT DISTINCT ON (l.id) l.id, l.result, l.o
@@ -803,7 +803,7 @@ BEGIN
     ), upd AS (
         UPDATE tasks t SET status = 'completed', result = ok.result, progress = 1,
                            finished_at = v_now, lease_expires_at = NULL
-        FROM ok WHERE t.id = ok.id
+        FROM ok WHERE t.id = ANY(p_ids) AND t.id = ok.id
         RETURNING ok.o
     )
     SELECT coalesce(array_agg(upd.o), '{}') INTO v_done FROM upd;
@@ -845,7 +845,7 @@ BEGIN
                 + (pj.chapters > 0
                    AND j.completed_chapters + pj.chapters = j.total_chapters)::integer
         FROM pj
-        WHERE j.id = pj.job_id
+        WHERE j.id = ANY(v_jobs) AND j.id = pj.job_id
         RETURNING j.id, j.user_id, j.total_chapters, pj.last_o,
             pj.chapters > 0 AND j.completed_chapters = j.total_chapters AS reached,
             j.event_seq - pj.chapters - (pj.book IS NOT NULL)::integer
@@ -925,7 +925,9 @@ DECLARE
     v_n   integer := 0;
 BEGIN
     PERFORM 1 FROM tasks t WHERE t.id = ANY(p_ids) ORDER BY t.id FOR UPDATE;
-    PERFORM 1 FROM jobs j WHERE j.id IN (SELECT s.job_id FROM tasks s WHERE s.id = ANY(p_ids))
+    PERFORM 1 FROM jobs j
+    WHERE j.id = ANY(ARRAY(SELECT s.job_id FROM unnest(p_ids) AS x(id)
+                           JOIN tasks s ON s.id = x.id))
     ORDER BY j.id FOR UPDATE;
     FOR v_t IN
         SELECT l.id, l.token FROM unnest(p_ids, p_tokens) WITH ORDINALITY AS l(id, token, o)
