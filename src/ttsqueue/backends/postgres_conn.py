@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
 RETRIES = 8  # deadlocks and serialization failures are retried this many times
 CONNECT_TIMEOUT_S = 10.0
 POOL_WAIT_S = 5.0  # a call waits this long for a connection, then StoreUnavailable
+CHECK_IDLE_S = 1.0  # a pooled connection idle longer than this is checked before use
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class Database:
         self.target = target
         self._sizes = (min_size, max_size)
         self._pool: psycopg_pool.AsyncConnectionPool[Conn] | None = None
+        self._last_ok: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
 
     @property
     def pool(self) -> psycopg_pool.AsyncConnectionPool[Conn]:
@@ -117,7 +121,7 @@ class Database:
                 "prepare_threshold": 0,  # the hot-path calls are prepared at first use
             },
             configure=warm_up,
-            check=psycopg_pool.AsyncConnectionPool.check_connection,
+            check=self._check,
             open=False,
             timeout=POOL_WAIT_S,
             reconnect_timeout=0,  # keep trying for ever: the store comes back
@@ -135,11 +139,18 @@ class Database:
         if pool is not None:
             await pool.close()
 
+    async def _check(self, conn: Conn) -> None:
+        """Check a connection handed out by the pool with a round trip, unless it just
+        served a call: the hot path does not pay a round trip per call for it."""
+        if time.monotonic() - self._last_ok.get(conn, 0.0) > CHECK_IDLE_S:
+            await psycopg_pool.AsyncConnectionPool.check_connection(conn)
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
         try:
             async with self.pool.connection() as conn:
                 yield conn
+                self._last_ok[conn] = time.monotonic()
         except errors.TransactionRollback:
             raise
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
