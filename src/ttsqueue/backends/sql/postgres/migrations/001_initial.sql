@@ -569,7 +569,10 @@ BEGIN
         SELECT c.value INTO v_counter FROM claim_counter c WHERE c.id = 1 FOR UPDATE;
     END IF;
     v_now := tq_now();
-    PERFORM tq_take_back_expired(v_now);
+    IF EXISTS (SELECT 1 FROM tasks t WHERE t.status = 'running'
+               AND t.lease_expires_at <= v_now) THEN
+        PERFORM tq_take_back_expired(v_now);
+    END IF;
     -- whether a starvation (FIFO-only) slot falls within this batch
     v_fifo := p_starve > 0 AND v_counter / p_starve <> (v_counter + p_limit) / p_starve;
     LOOP
@@ -680,12 +683,7 @@ BEGIN
             current_chapter = coalesce(pj.last_idx + 1, j.current_chapter),
             progress_message = CASE WHEN pj.last_idx IS NULL THEN j.progress_message
                 ELSE tq_chapter_message(pj.last_idx, j.total_chapters, pj.last_title) END,
-            progress_percent = tq_progress(
-                j.total_chapters, j.completed_chapters,
-                coalesce((SELECT sum(t.progress) FROM tasks t
-                          WHERE t.job_id = j.id AND t.status = 'running'
-                            AND t.kind = 'synthesize'), 0),
-                j.status = 'completed'),
+            -- progress_percent stays: a claimed task starts at progress 0
             event_seq = j.event_seq + pj.started + pj.fresh::integer
         FROM pj
         WHERE j.id = ANY(v_jobs) AND j.id = pj.job_id
