@@ -19,7 +19,7 @@ CREATE TABLE users (
     user_id         text    PRIMARY KEY,
     last_served     bigint  NOT NULL DEFAULT 0,
     max_concurrency integer NOT NULL
-);
+) WITH (fillfactor = 50);  -- room for in-page (HOT) updates of last_served
 
 CREATE TABLE jobs (
     id                 text    COLLATE "C" PRIMARY KEY,
@@ -549,6 +549,7 @@ RETURNS TABLE (id text, token bigint, job_id text, user_id text, kind text, idx 
                attempt integer, max_attempts integer, lease_expires_at double precision,
                payload jsonb)
 LANGUAGE plpgsql SET search_path FROM CURRENT
+SET enable_seqscan = off  -- key lookups only, whatever the table statistics say
 AS $$
 DECLARE
     v_counter bigint;
@@ -776,6 +777,7 @@ $$;
 CREATE FUNCTION tq_complete(p_ids text[], p_tokens bigint[], p_results jsonb[])
 RETURNS SETOF boolean
 LANGUAGE plpgsql SET search_path FROM CURRENT
+SET enable_seqscan = off  -- key lookups only, whatever the table statistics say
 AS $$
 DECLARE
     v_now  double precision := tq_now();
