@@ -126,9 +126,8 @@ async def _serve_up(settings: Settings, concurrency: int | None, demo: bool) -> 
         token = await issue_api_key(
             backend, User(DEMO_USER, premium=True, admin=True), label="make run"
         )
-        if demo:
-            await _submit_demo(queue)
-        _print_banner(settings, token)
+        demo_job = await _submit_demo(queue) if demo else None
+        _print_banner(settings, token, demo_job or "JOB_ID")
         working = asyncio.create_task(worker.run())
         await asyncio.wait({serving, working}, return_when=asyncio.FIRST_COMPLETED)
         worker.stop()
@@ -136,11 +135,11 @@ async def _serve_up(settings: Settings, concurrency: int | None, demo: bool) -> 
         await asyncio.gather(serving, working)
 
 
-async def _submit_demo(queue: Queue) -> None:
+async def _submit_demo(queue: Queue) -> str | None:
     """Give a newcomer something to hear: the sample book, when the queue is empty."""
     stats = await queue.backend.stats()
     if sum(stats.jobs.values()) or not EXAMPLE_BOOK.exists():
-        return
+        return None
     from ttsqueue.books import parse_text
 
     book = parse_text(EXAMPLE_BOOK.read_text(encoding="utf-8"), markdown=True)
@@ -149,9 +148,10 @@ async def _submit_demo(queue: Queue) -> None:
         BookRequest(chapters=book.chapters, title=book.title, author=book.author),
     )
     print(f"Submitted the sample book as job {result.job.id}", flush=True)
+    return result.job.id
 
 
-def _print_banner(settings: Settings, token: str) -> None:
+def _print_banner(settings: Settings, token: str, job: str) -> None:
     base = f"http://{settings.host}:{settings.port}"
     print(
         f"""
@@ -164,8 +164,8 @@ ttsqueue {__version__} is up ({settings.database_url.split("://")[0]} store, dat
 Submit a book:
   curl -s -X POST {base}/v1/jobs -H 'Authorization: Bearer {token}' \\
        -H 'Content-Type: text/markdown' --data-binary @examples/sample-book.md
-Watch it:    curl -N {base}/v1/jobs/JOB_ID/events -H 'Authorization: Bearer {token}'
-Listen:      curl -o book.m4b {base}/v1/jobs/JOB_ID/audio -H 'Authorization: Bearer {token}'
+Watch it:    curl -N {base}/v1/jobs/{job}/events -H 'Authorization: Bearer {token}'
+Listen:      curl -o book.m4b {base}/v1/jobs/{job}/audio -H 'Authorization: Bearer {token}'
 Stop with Ctrl-C.
 """,
         flush=True,
