@@ -608,16 +608,17 @@ BEGIN
                  ORDER BY t.job_seq, t.idx LIMIT us.room)
             ) c
         ), sim(n, k, cid, uid, taken, ls, room) AS (
-            SELECT 0, v_counter, NULL::integer, NULL::integer, '{}'::integer[],
+            SELECT 0, v_counter, NULL::integer, NULL::integer,
+                   (SELECT repeat('0', count(*)::integer)::varbit FROM cand),  -- taken
                    (SELECT array_agg(us.last_served ORDER BY us.uid) FROM us),
                    (SELECT array_agg(us.room ORDER BY us.uid) FROM us)
             UNION ALL
-            SELECT s.n + 1, s.k + 1, p.cid, p.uid, s.taken || p.cid,
+            SELECT s.n + 1, s.k + 1, p.cid, p.uid, set_bit(s.taken, p.cid - 1, 1),
                    s.ls[:p.uid - 1] || (s.k + 1) || s.ls[p.uid + 1:],
                    s.room[:p.uid - 1] || (s.room[p.uid] - 1) || s.room[p.uid + 1:]
             FROM sim s CROSS JOIN LATERAL (
                 SELECT c.cid, c.uid FROM cand c
-                WHERE s.room[c.uid] > 0 AND c.cid <> ALL(s.taken)
+                WHERE s.room[c.uid] > 0 AND get_bit(s.taken, c.cid - 1) = 0
                 ORDER BY
                     CASE WHEN p_starve > 0 AND (s.k + 1) % p_starve = 0
                          THEN 0 ELSE -c.priority END,
