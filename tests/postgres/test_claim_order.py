@@ -1,9 +1,10 @@
 """The set-based claim and completion of the PostgreSQL store, against the reference.
 
 Random workloads (users with different caps, priorities, multi-chapter books, batches
-of every size, completions and releases between claims) run on the memory backend and
-on PostgreSQL side by side: every claim must hand out the same tasks in the same order,
-and every job must end with the same state and the same event history.
+of every size, heartbeats with progress, completions and releases between claims) run
+on the memory backend and on PostgreSQL side by side: every claim must hand out the
+same tasks in the same order, and every job must end with the same state and the same
+event history.
 """
 
 from __future__ import annotations
@@ -70,6 +71,13 @@ async def _drive(seed: int, backends: tuple[Backend, Backend]) -> None:
             assert [t.lease.task_id for t in got[1]] == [t.lease.task_id for t in got[0]]
             for side in (0, 1):
                 held[side].extend(got[side])
+        elif action < 0.8 and held[0]:
+            progress = {t.lease.task_id: rng.choice((0.25, 0.5, 1.0)) for t in held[0][::2]}
+            beats = [
+                await b.heartbeat([t.lease for t in held[side]], lease_s=LEASE_S, progress=progress)
+                for side, b in enumerate(backends)
+            ]
+            assert beats[1] == beats[0]
         elif held[0]:
             picks = sorted(rng.sample(range(len(held[0])), rng.randint(1, len(held[0]))))
             release = rng.random() < 0.2

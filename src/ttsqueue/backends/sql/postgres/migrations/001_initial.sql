@@ -727,15 +727,18 @@ CREATE FUNCTION tq_heartbeat(p_ids text[], p_tokens bigint[], p_lease double pre
                              p_prog_ids text[], p_prog double precision[])
 RETURNS TABLE (id text, state text)
 LANGUAGE plpgsql SET search_path FROM CURRENT
+SET enable_seqscan = off  -- key lookups only, whatever the table statistics say
 AS $$
 DECLARE
     v_now   double precision := tq_now();
     v_ext   text[];
     v_moved text[];
-    v_job   text;
 BEGIN
     WITH held AS (
-        SELECT t.id, t.progress AS old, least(1.0, greatest(0.0, p.value)) AS new
+        -- (greatest() skips NULLs: a task sent without progress must stay NULL here)
+        SELECT t.id, t.progress AS old,
+               CASE WHEN p.value IS NOT NULL THEN least(1.0, greatest(0.0, p.value)) END
+                   AS new
         FROM unnest(p_ids, p_tokens) AS l(id, token)
         JOIN tasks t ON t.id = l.id AND t.token = l.token AND t.status = 'running'
         JOIN jobs j ON j.id = t.job_id AND j.status NOT IN ('cancelled', 'failed')
@@ -750,15 +753,30 @@ BEGIN
     SELECT coalesce(array_agg(u.id), '{}'),
            coalesce(array_agg(DISTINCT u.job_id) FILTER (WHERE u.moved), '{}')
     INTO v_ext, v_moved FROM upd u;
-    FOREACH v_job IN ARRAY v_moved LOOP  -- array_agg(DISTINCT) sorts: the lock order
-        UPDATE jobs j SET updated_at = v_now WHERE j.id = v_job;
-        PERFORM tq_refresh_progress(v_job);
-        PERFORM tq_event(v_job, 'job.progress', (
-            SELECT jsonb_build_object('progress_percent', j.progress_percent,
-                                      'progress_message', j.progress_message,
-                                      'current_chapter', j.current_chapter)
-            FROM jobs j WHERE j.id = v_job), v_now);
-    END LOOP;
+    -- the jobs whose progress moved, in the global lock order, then one update of them
+    -- all and one insert of their job.progress events
+    PERFORM 1 FROM jobs j WHERE j.id = ANY(v_moved) ORDER BY j.id FOR UPDATE;
+    WITH upd AS (
+        UPDATE jobs j SET
+            updated_at = v_now,
+            progress_percent = tq_progress(
+                j.total_chapters, j.completed_chapters,
+                coalesce((SELECT sum(t.progress) FROM tasks t
+                          WHERE t.job_id = j.id AND t.status = 'running'
+                            AND t.kind = 'synthesize'), 0),
+                j.status = 'completed'),
+            event_seq = j.event_seq + 1
+        WHERE j.id = ANY(v_moved)
+        RETURNING j.id, j.user_id, j.event_seq, j.progress_percent, j.progress_message,
+                  j.current_chapter
+    )
+    INSERT INTO events (job_id, user_id, seq, type, data, at)
+    SELECT upd.id, upd.user_id, upd.event_seq, 'job.progress',
+           jsonb_build_object('progress_percent', upd.progress_percent,
+                              'progress_message', upd.progress_message,
+                              'current_chapter', upd.current_chapter),
+           v_now
+    FROM upd ORDER BY upd.id;
     RETURN QUERY
         SELECT l.id, CASE
             WHEN l.id = ANY(v_ext) THEN 'extended'
