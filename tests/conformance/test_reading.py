@@ -167,6 +167,21 @@ async def test_heartbeat_progress_updates_the_job(backend: Backend) -> None:
     assert (await get(backend, job.id)).progress_percent == 37.5
 
 
+async def test_heartbeat_without_progress_keeps_the_progress(backend: Backend) -> None:
+    job = await add(backend, book("alice", 2))
+    a, b = await claim(backend, limit=2)
+    await backend.heartbeat([a.lease, b.lease], lease_s=30, progress={a.lease.task_id: 0.5})
+    count = len(await backend.events(job.id))
+    # the worker only reports progress that changed: silence about a task keeps its value
+    await backend.heartbeat([a.lease, b.lease], lease_s=30, progress={b.lease.task_id: 0.25})
+    after = await get(backend, job.id)
+    assert [t.progress for t in after.tasks[:2]] == [0.5, 0.25]
+    assert after.progress_percent == 37.5
+    await backend.heartbeat([a.lease, b.lease], lease_s=30)
+    assert (await get(backend, job.id)).progress_percent == 37.5
+    assert len(await backend.events(job.id)) == count + 1  # one job.progress for b's change
+
+
 async def test_events_of_a_whole_lifecycle_in_order(backend: Backend) -> None:
     job = await add(backend, book("alice", 2))
     a, b = await claim(backend, limit=2, worker="w1")
