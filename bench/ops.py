@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import time
 from typing import Any
 
@@ -31,7 +32,8 @@ async def _timed(samples: dict[str, list[float]], name: str, coro: Any) -> Any:
 
 async def store_ops(kind: str, jobs: int, limit: int, rounds: int) -> dict[str, Any]:
     s = scratch(kind)
-    settings = ours.settings_for(s.url, audio_tmp())
+    audio = audio_tmp()
+    settings = ours.settings_for(s.url, audio)
     backend = open_backend(s.url, settings.backend_options)
     await backend.open()
     samples: dict[str, list[float]] = {}
@@ -66,6 +68,7 @@ async def store_ops(kind: str, jobs: int, limit: int, rounds: int) -> dict[str, 
     finally:
         await backend.close()
         await s.cleanup()
+        shutil.rmtree(audio, ignore_errors=True)
     return {
         "store": kind,
         "backlog_jobs": jobs,
