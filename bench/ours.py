@@ -22,9 +22,10 @@ from ttsqueue.models import Chapter, JobSpec, User, Voice
 from ttsqueue.queue import BookRequest, Queue
 from ttsqueue.settings import Settings
 from ttsqueue.tts import check_voice
-from ttsqueue.worker import Worker
+from ttsqueue.worker import InFlight, Worker
 
 USERS = 50
+MODES = ("queue", "pipeline")
 TASKS_PER_JOB = 2
 READY = "READY"
 NOOP = Voice(engine="noop", name="silence")
@@ -71,12 +72,24 @@ async def enqueue_batch(backend: Backend, specs: list[JobSpec], batch: int) -> f
     return len(specs) * TASKS_PER_JOB / (time.perf_counter() - t)
 
 
+async def noop_handler(item: InFlight) -> dict[str, Any]:
+    """The work of a no-op job, as the peers run it: nothing. The queue path around it
+    (claim, heartbeat, progress, batched completion, events) is the real one."""
+    item.progress = 1.0
+    return {"duration_s": 0.0, "characters": len(str(item.claimed.payload.get("text", "")))}
+
+
 async def run_worker(
-    backend: Backend, settings: Settings, concurrency: int, tasks: int
+    backend: Backend, settings: Settings, concurrency: int, tasks: int, mode: str = "queue"
 ) -> dict[str, Any]:
-    """Process until ``tasks`` completions were accepted by the store; verify with stats."""
+    """Process until ``tasks`` completions were accepted by the store; verify with stats.
+
+    ``queue``: a no-op handler, like the peers' no-op jobs. ``pipeline``: the audiobook
+    pipeline with the no-op engine (WAV chapter files written, fsynced and joined into a
+    book), in a thread pool."""
     pool = ThreadPoolExecutor(max_workers=concurrency)
-    worker = Worker(backend, settings, concurrency=concurrency, pool=pool)
+    handler = noop_handler if mode == "queue" else None
+    worker = Worker(backend, settings, concurrency=concurrency, pool=pool, handler=handler)
     t = time.perf_counter()
     runner = asyncio.create_task(worker.run())
     while worker.completed < tasks:
@@ -94,6 +107,7 @@ async def run_worker(
     jobs = tasks // TASKS_PER_JOB
     return {
         "concurrency": concurrency,
+        "mode": mode,
         "pool": "thread",
         "tasks": worker.completed,
         "seconds": elapsed,
@@ -112,13 +126,15 @@ async def _worker_main(args: argparse.Namespace) -> None:
     await backend.open()
     try:
         print(READY, flush=True)
-        res = await run_worker(backend, settings, args.concurrency, args.tasks)
+        res = await run_worker(backend, settings, args.concurrency, args.tasks, args.run)
     finally:
         await backend.close()
     print(json.dumps(res), flush=True)
 
 
-async def spawn_worker(url: str, audio: Path, concurrency: int, tasks: int) -> Any:
+async def spawn_worker(
+    url: str, audio: Path, concurrency: int, tasks: int, mode: str = "queue"
+) -> Any:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -132,6 +148,8 @@ async def spawn_worker(url: str, audio: Path, concurrency: int, tasks: int) -> A
         str(concurrency),
         "--tasks",
         str(tasks),
+        "--run",
+        mode,
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
@@ -151,11 +169,17 @@ async def worker_result(proc: Any, timeout: float) -> dict[str, Any]:
 
 
 async def process(
-    backend: Backend, url: str, audio: Path, concurrency: int, tasks: int, in_process: bool
+    backend: Backend,
+    url: str,
+    audio: Path,
+    concurrency: int,
+    tasks: int,
+    in_process: bool,
+    mode: str = "queue",
 ) -> dict[str, Any]:
     if in_process:
-        return await run_worker(backend, settings_for(url, audio), concurrency, tasks)
-    proc = await spawn_worker(url, audio, concurrency, tasks)
+        return await run_worker(backend, settings_for(url, audio), concurrency, tasks, mode)
+    proc = await spawn_worker(url, audio, concurrency, tasks, mode)
     return await worker_result(proc, 900)
 
 
@@ -204,6 +228,7 @@ def main() -> None:
     p.add_argument("--audio", required=True)
     p.add_argument("--concurrency", type=int, required=True)
     p.add_argument("--tasks", type=int, required=True)
+    p.add_argument("--run", choices=MODES, default="queue")
     asyncio.run(_worker_main(p.parse_args()))
 
 

@@ -37,7 +37,7 @@ async def our_round(kind: str, tasks: int, latency_n: int, gap_s: float) -> dict
     jobs = tasks // ours.TASKS_PER_JOB
     in_process = kind == "memory"
     out: dict[str, Any] = {}
-    for phase in ("single", "batch", "latency"):
+    for phase in ("single", "batch", "pipeline", "latency"):
         s = scratch(kind)
         audio = audio_tmp()
         settings = ours.settings_for(s.url, audio)
@@ -59,7 +59,7 @@ async def our_round(kind: str, tasks: int, latency_n: int, gap_s: float) -> dict
                 out["process_default"] = await ours.process(
                     backend, s.url, audio, conc, tasks, in_process
                 )
-            else:
+            elif phase == "batch":
                 out["enqueue_batch"] = {
                     "tasks": tasks,
                     "batch": BATCH,
@@ -67,6 +67,11 @@ async def our_round(kind: str, tasks: int, latency_n: int, gap_s: float) -> dict
                 }
                 out["process_tuned"] = await ours.process(
                     backend, s.url, audio, TUNED, tasks, in_process
+                )
+            else:  # the same jobs through the audiobook pipeline, files and all
+                await ours.enqueue_batch(backend, specs, BATCH)
+                out["process_pipeline"] = await ours.process(
+                    backend, s.url, audio, TUNED, tasks, in_process, mode="pipeline"
                 )
         finally:
             await backend.close()

@@ -28,6 +28,7 @@ def queue_md(data: dict[str, Any]) -> str:
                 _get(m, name, "enqueue_batch", "per_s"),
                 _get(m, name, "process_default", "per_s"),
                 _get(m, name, "process_tuned", "per_s"),
+                _get(m, name, "process_pipeline", "per_s"),
                 _get(m, name, "latency", "p50_ms"),
                 _get(m, name, "latency", "p95_ms"),
                 _get(m, name, "latency", "p99_ms"),
@@ -41,6 +42,7 @@ def queue_md(data: dict[str, Any]) -> str:
         f"enqueue batch {p['batch']} (tasks/s)",
         "processed, default conc. (tasks/s)",
         "processed, tuned conc. (tasks/s)",
+        "audiobook pipeline, no-op engine (tasks/s)",
         "enq→start p50 ms",
         "p95 ms",
         "p99 ms",
@@ -81,8 +83,13 @@ def queue_md(data: dict[str, Any]) -> str:
         machine_line(data["machine"]),
         "",
         f"N = {p['tasks']:,} tasks, median of {p['runs']} run(s). ttsqueue: a job is 1 chapter + "
-        f"1 assemble task (2 tasks), no-op engine, {p['users']} users, worker in its own "
-        f"process ({p['worker_pool']}), default concurrency {p['default_concurrency_ours']}, "
+        f"1 assemble task (2 tasks), {p['users']} users, worker in its own process "
+        f"({p['worker_pool']}). *Processed* runs the real Worker with a no-op handler, as the "
+        "peers run a no-op job: claim, heartbeat, progress, batched completion and events are "
+        "real, the work is nothing. *Audiobook pipeline* runs the same jobs through the whole "
+        "chapter path with the no-op engine: a WAV file written, fsynced and renamed per "
+        "chapter, the book joined from it, the job read back for assembly. "
+        f"Default concurrency {p['default_concurrency_ours']}, "
         f"tuned {p['tuned_concurrency_ours']}. Peers: one task per job, their own default "
         "concurrency (10) and a tuned one (pgqueuer batch 100, saq/arq 50). "
         f"Latency: {p['latency_jobs']} jobs {p['latency_gap_ms']:.0f} ms apart, idle worker "

@@ -211,7 +211,7 @@ def _copy_wavs(chapters: Sequence[ChapterAudio], out_path: Path, rate: int) -> l
                 while block := source.readframes(1 << 16):
                     out.writeframes(block)
                     samples += len(block) // 2
-    return starts + [samples / rate]
+    return [*starts, samples / rate]
 
 
 def _write_wav(chapters: Sequence[ChapterAudio], out_path: Path) -> tuple[list[float], float]:
