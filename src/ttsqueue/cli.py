@@ -245,6 +245,7 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         priority=args.priority,
         run_at=time.time() + args.delay if args.delay else None,
         idempotency_key=args.key,
+        cover=book.cover,
     )
     user = User(args.user, premium=args.premium)
 

@@ -6,10 +6,12 @@ backend repeats validation, tier rules or logging.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ttsqueue import metrics, policy
@@ -28,8 +30,10 @@ from ttsqueue.models import (
     QueueStats,
     User,
     Voice,
+    new_id,
 )
 from ttsqueue.settings import Settings
+from ttsqueue.storage import Storage, write_atomic
 
 log = logging.getLogger("ttsqueue.queue")
 
@@ -77,6 +81,24 @@ class BookRequest:
     idempotency_key: str | None = None
     work_id: str | None = None
     metadata: dict[str, Any] | None = None
+    cover: bytes | None = None  # JPEG or PNG, e.g. from an EPUB; lands in the audiobook
+
+
+MAX_COVER_BYTES = 10 * 1024 * 1024
+COVER_TYPES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG\r\n\x1a\n": ".png"}
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
+def _cover_ext(cover: bytes) -> str:
+    if len(cover) > MAX_COVER_BYTES:
+        raise QueueError("cover", f"at most {MAX_COVER_BYTES // (1024 * 1024)} MiB")
+    for magic, ext in COVER_TYPES.items():
+        if cover.startswith(magic):
+            return ext
+    raise QueueError("cover", "a JPEG or PNG image")
 
 
 class Queue:
@@ -85,6 +107,7 @@ class Queue:
     ) -> None:
         self.backend = backend
         self.settings = settings
+        self.storage = Storage(settings.audio_dir)
         self._check_voice = check_voice
 
     # -- producers -------------------------------------------------------------------
@@ -116,7 +139,12 @@ class Queue:
         key = book.idempotency_key
         if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
             raise QueueError("idempotency_key", f"1 to {MAX_KEY_CHARS} characters")
+        job_id = new_id()
+        metadata = dict(book.metadata or {})
+        if book.cover:
+            metadata["cover_path"] = f"{job_id}/cover{_cover_ext(book.cover)}"
         return JobSpec(
+            id=job_id,
             user_id=user.id,
             chapters=tuple(chapters),
             voice=voice,
@@ -129,8 +157,23 @@ class Queue:
             idempotency_key=key,
             max_attempts=s.max_attempts,
             max_concurrency=policy.concurrency_cap(user, s),
-            metadata=dict(book.metadata or {}),
+            metadata=metadata,
         )
+
+    def _save_covers(self, specs: Sequence[JobSpec], books: Sequence[BookRequest]) -> None:
+        """Covers go to storage before the job exists, so no worker can miss them."""
+        for spec, book in zip(specs, books, strict=True):
+            if book.cover and "cover_path" in spec.metadata:
+                path = self.storage.resolve(str(spec.metadata["cover_path"]))
+                write_atomic(path, functools.partial(_write_bytes, data=book.cover))
+
+    def _drop_unused_covers(
+        self, specs: Sequence[JobSpec], results: Sequence[EnqueueResult]
+    ) -> None:
+        """An idempotency key matched an existing job: the new job's cover is not needed."""
+        for spec, result in zip(specs, results, strict=True):
+            if not result.created and "cover_path" in spec.metadata:
+                self.storage.delete_job(spec.id)
 
     def _check_chapters(self, given: Sequence[Chapter]) -> list[Chapter]:
         s = self.settings
@@ -173,10 +216,12 @@ class Queue:
                     f"{active} unfinished jobs already (limit {self.settings.max_active_jobs})",
                 )
         results: list[EnqueueResult]
+        self._save_covers([spec], [book])
         if connection is not None and enqueue_in is not None:
             results = await enqueue_in(connection, [spec])
         else:
             results = await self.backend.enqueue([spec])
+        self._drop_unused_covers([spec], results)
         (result,) = results
         metrics.jobs_enqueued(results)
         log.info(
@@ -192,7 +237,9 @@ class Queue:
     async def add_jobs(self, user: User, books: Sequence[BookRequest]) -> list[EnqueueResult]:
         """Enqueue many books in one transaction (batch producers, benchmarks)."""
         specs = [self.build_spec(user, b) for b in books]
+        self._save_covers(specs, books)
         results = await self.backend.enqueue(specs)
+        self._drop_unused_covers(specs, results)
         metrics.jobs_enqueued(results)
         log.info("enqueued %d jobs for %s", sum(r.created for r in results), user.id)
         return results

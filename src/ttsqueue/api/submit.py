@@ -110,7 +110,12 @@ def from_json(body: bytes, settings: Settings, header_key: str | None) -> BookRe
 
 
 def _from_query(
-    q: SubmitQuery, chapters: list[Chapter], title: str, author: str, settings: Settings
+    q: SubmitQuery,
+    chapters: list[Chapter],
+    title: str,
+    author: str,
+    settings: Settings,
+    cover: bytes | None = None,
 ) -> BookRequest:
     voice = None
     if q.engine or q.voice or q.speed != 1.0 or q.pitch is not None:
@@ -135,6 +140,7 @@ def _from_query(
         run_at=epoch(q.run_at),
         idempotency_key=q.idempotency_key,
         work_id=q.work_id,
+        cover=cover,
     )
 
 
@@ -166,7 +172,7 @@ async def from_upload(request: Request, q: SubmitQuery, settings: Settings) -> B
             raise ApiError(422, str(exc), loc=["body", "file"]) from None
     finally:
         await form.close()
-    return _from_query(q, book.chapters, book.title, book.author, settings)
+    return _from_query(q, book.chapters, book.title, book.author, settings, book.cover)
 
 
 async def read_book(
