@@ -21,9 +21,13 @@ CREATE TABLE users (
     max_concurrency integer NOT NULL
 ) WITH (fillfactor = 50);  -- room for in-page (HOT) updates of last_served
 
+-- No index of jobs names a column that the hot path changes (status, progress,
+-- counters), and pages keep room: claiming, completing and heartbeats update a job in
+-- its page (HOT) without writing any index entry. Listing by status filters a scan of
+-- the user's jobs or of the primary key instead.
 CREATE TABLE jobs (
     id                 text    COLLATE "C" PRIMARY KEY,
-    seq                bigint  GENERATED ALWAYS AS IDENTITY UNIQUE,  -- enqueue order (FIFO)
+    seq                bigint  GENERATED ALWAYS AS IDENTITY,  -- enqueue order (FIFO)
     user_id            text    NOT NULL,
     status             text    NOT NULL,
     priority           integer NOT NULL,
@@ -49,15 +53,15 @@ CREATE TABLE jobs (
     result             jsonb,
     metadata           jsonb   NOT NULL,
     event_seq          integer NOT NULL DEFAULT 0  -- last event seq: gap-free per job
-);
+) WITH (fillfactor = 60);
 
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (user_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 CREATE INDEX jobs_user ON jobs (user_id, id);
-CREATE INDEX jobs_user_status ON jobs (user_id, status, id);
-CREATE INDEX jobs_status ON jobs (status, id);
+-- prune: finished jobs by age (finished_at is set once, when the job ends)
 CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
-CREATE INDEX jobs_scheduled ON jobs (run_at) WHERE status = 'scheduled';
+-- reap: delayed jobs not finished yet (the scheduled ones among them are promoted)
+CREATE INDEX jobs_delayed ON jobs (run_at) WHERE run_at IS NOT NULL AND finished_at IS NULL;
 
 CREATE TABLE tasks (
     id               text    COLLATE "C" PRIMARY KEY,
@@ -518,7 +522,8 @@ BEGIN
     SELECT r.requeued, r.failed INTO requeued, failed FROM tq_take_back_expired(v_now) r;
     FOR v_job IN
         SELECT id, priority, total_chapters FROM jobs
-        WHERE status = 'scheduled' AND run_at <= v_now ORDER BY id FOR UPDATE SKIP LOCKED
+        WHERE run_at <= v_now AND finished_at IS NULL AND status = 'scheduled'
+        ORDER BY id FOR UPDATE SKIP LOCKED
     LOOP
         UPDATE jobs SET status = 'queued', updated_at = v_now WHERE id = v_job.id;
         PERFORM tq_event(v_job.id, 'job.queued', jsonb_build_object(
@@ -550,6 +555,7 @@ RETURNS TABLE (id text, token bigint, job_id text, user_id text, kind text, idx 
                payload jsonb)
 LANGUAGE plpgsql SET search_path FROM CURRENT
 SET enable_seqscan = off  -- key lookups only, whatever the table statistics say
+SET plan_cache_mode = force_generic_plan  -- planned once per connection, not per call
 AS $$
 DECLARE
     v_counter bigint;
@@ -728,6 +734,7 @@ CREATE FUNCTION tq_heartbeat(p_ids text[], p_tokens bigint[], p_lease double pre
 RETURNS TABLE (id text, state text)
 LANGUAGE plpgsql SET search_path FROM CURRENT
 SET enable_seqscan = off  -- key lookups only, whatever the table statistics say
+SET plan_cache_mode = force_generic_plan  -- planned once per connection, not per call
 AS $$
 DECLARE
     v_now   double precision := tq_now();
@@ -797,6 +804,7 @@ CREATE FUNCTION tq_complete(p_ids text[], p_tokens bigint[], p_results jsonb[])
 RETURNS SETOF boolean
 LANGUAGE plpgsql SET search_path FROM CURRENT
 SET enable_seqscan = off  -- key lookups only, whatever the table statistics say
+SET plan_cache_mode = force_generic_plan  -- planned once per connection, not per call
 AS $$
 DECLARE
     v_now  double precision := tq_now();
