@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
 import pytest
 from redis.asyncio import Redis
 
-from tests.conformance.helpers import add, book, claim, finish, poll, run_job
+from tests.conformance.helpers import (
+    add,
+    book,
+    claim,
+    finish,
+    poll,
+    run_job,
+    stop,
+    subscribed,
+)
 from tests.redis.conftest import backend_url
 from tests.stores import redis as redis_store
 from tests.stores import service_url
 from ttsqueue.backends import BackendOptions, open_backend
-from ttsqueue.backends.base import SchemaTooNew
+from ttsqueue.backends.base import Completion, SchemaTooNew
 from ttsqueue.backends.keys import SCHEMA_VERSION, Keys
 from ttsqueue.backends.redis import RedisBackend
-from ttsqueue.models import JobFilter, JobStatus
+from ttsqueue.backends.redis_codec import decode_events
+from ttsqueue.models import Event, EventType, JobFilter, JobStatus
 
 JOB_KEYS = ("job", "tasks", "text", "events")
 
@@ -149,3 +160,31 @@ async def test_an_idle_waiter_wakes_on_work_from_another_process(
         assert time.monotonic() - started < 10
         (task,) = await claim(rb)
         await finish(rb, task)
+
+
+async def test_live_events_of_one_batch_arrive_in_order_as_stored(rb: RedisBackend) -> None:
+    """A script publishes the events it appended together; subscribers see each one."""
+    probe = await add(rb, book("probe", 1))
+    seen: list[Event] = []
+    async with opened(rb.keys.prefix) as producer:
+        consumer = await subscribed(rb, seen, probe.id, producer=producer)
+        seen.clear()
+        jobs = [j.job for j in await producer.enqueue([book("alice", 2), book("bob", 1)])]
+        claimed = await producer.claim(worker_id="w1", limit=5, lease_s=30)
+        await producer.complete([Completion(c.lease, {"duration_s": 1.0}) for c in claimed])
+        stored = sorted([e for j in jobs for e in await producer.events(j.id)], key=lambda e: e.id)
+        ids = {j.id for j in jobs}
+        await poll(
+            lambda: asyncio.sleep(0, len([e for e in seen if e.job_id in ids]) >= len(stored))
+        )
+        await stop(consumer)
+    assert [e.type for e in stored].count(EventType.CHAPTER_COMPLETED) == 3
+    assert [e for e in seen if e.job_id in ids] == stored
+    assert [e.id for e in seen] == sorted({e.id for e in seen})
+
+
+def test_a_single_event_message_still_decodes() -> None:
+    event = {"job_id": "j", "user_id": "u", "seq": 1, "type": "job.queued", "data": {}}
+    text = json.dumps({**event, "at": 1.5, "id": 7})
+    assert decode_events(text) == decode_events(f"[{text}]")
+    assert decode_events(text)[0].id == 7

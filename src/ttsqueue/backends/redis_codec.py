@@ -181,7 +181,17 @@ def decode_claimed(row: Sequence[Any]) -> ClaimedTask:
 
 
 def decode_event(text: str) -> Event:
-    d = json.loads(text)
+    return _event(json.loads(text))
+
+
+def decode_events(text: str) -> list[Event]:
+    """A pub/sub message: the JSON array of the events one script appended (or, from
+    an older ttsqueue, a single event object)."""
+    data = json.loads(text)
+    return [_event(d) for d in data] if isinstance(data, list) else [_event(data)]
+
+
+def _event(d: dict[str, Any]) -> Event:
     return Event(
         job_id=d["job_id"],
         user_id=d["user_id"],

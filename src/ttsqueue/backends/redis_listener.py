@@ -18,7 +18,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ttsqueue.backends.redis_codec import decode_event
+from ttsqueue.backends.redis_codec import decode_events
 from ttsqueue.models import Event
 
 log = logging.getLogger("ttsqueue.backends.redis")
@@ -126,8 +126,8 @@ class Listener:
         if channel == self._wake_channel:
             self.wake()
         elif channel == self._event_channel and self._subscribers:
-            event = decode_event(message["data"])
-            for sub in self._subscribers:
-                if sub.wants(event):
-                    sub.queue.put_nowait(event)
-            self.saw_event(event.id)
+            for event in decode_events(message["data"]):
+                for sub in self._subscribers:
+                    if sub.wants(event):
+                        sub.queue.put_nowait(event)
+                self.saw_event(event.id)

@@ -13,8 +13,25 @@ local FIFO_SPAN = 1048576 -- FIFO score = job order * FIFO_SPAN + task index
 local LAST_EVENT = 0
 local WAKE = false
 
+-- Key names are built once per script run (string.format is dear in a hot loop).
+local KC = {}
 local function key(name, a, b)
-  return P .. string.format(K[name], a, b)
+  local c = KC[name]
+  if a == nil then
+    if not c then c = P .. K[name]; KC[name] = c end
+    return c
+  end
+  if not c then c = {}; KC[name] = c end
+  if b == nil then
+    local k = c[a]
+    if not k then k = P .. string.format(K[name], a); c[a] = k end
+    return k
+  end
+  local c2 = c[a]
+  if not c2 then c2 = {}; c[a] = c2 end
+  local k = c2[b]
+  if not k then k = P .. string.format(K[name], a, b); c2[b] = k end
+  return k
 end
 
 local function clock()
@@ -22,13 +39,18 @@ local function clock()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 
--- The shortest text that reads back as the same double.
+-- The shortest text that reads back as the same double (the last answer is kept: a
+-- script writes the same clock reading many times).
+local NUM_X, NUM_S
 local function num(x)
-  for _, f in ipairs({'%.15g', '%.16g', '%.17g'}) do
-    local s = string.format(f, x)
-    if tonumber(s) == x then return s end
+  if x == NUM_X then return NUM_S end
+  local s = string.format('%.15g', x)
+  if tonumber(s) ~= x then
+    s = string.format('%.16g', x)
+    if tonumber(s) ~= x then s = string.format('%.17g', x) end
   end
-  return string.format('%.17g', x)
+  NUM_X, NUM_S = x, s
+  return s
 end
 
 local function jstr(s)
@@ -67,37 +89,88 @@ end
 
 local function tf(idx, field) return idx .. '.' .. field end
 
--- Job fields every transition needs, cached for the script's duration.
+-- One command over many arguments, in chunks (Lua's unpack has a stack limit).
+local CHUNK = 1000
+local function call_many(cmd, k, args)
+  for i = 1, #args, CHUNK do
+    redis.call(cmd, k, unpack(args, i, math.min(#args, i + CHUNK - 1)))
+  end
+end
+
+-- Job fields every transition needs, cached for the script's duration. Writes to a
+-- job's hash go through jset and are sent as one HSET per job when the script replies
+-- (read a job's fields through this cache, never with HGET after a jset).
 local JOBS = {}
+local DIRTY = {} -- jobs with fields to write, in first-write order
 local function job_info(jid)
   local j = JOBS[jid]
   if j then return j end
   local v = redis.call('HMGET', key('job', jid), 'user_id', 'status', 'priority', 'order',
-    'total', 'max_attempts', 'completed', 'idem')
+    'total', 'max_attempts', 'completed', 'idem', 'seq', 'attempts', 'started_at')
   if not v[1] then return nil end
   j = {id = jid, user = v[1], status = v[2], priority = tonumber(v[3]), order = tonumber(v[4]),
-    n = tonumber(v[5]), max_attempts = tonumber(v[6]), completed = tonumber(v[7]), idem = v[8]}
+    n = tonumber(v[5]), max_attempts = tonumber(v[6]), completed = tonumber(v[7]), idem = v[8],
+    seq = tonumber(v[9] or '0'), attempts = tonumber(v[10] or '0'), started = v[11]}
   JOBS[jid] = j
   return j
+end
+
+local function jset(j, ...)
+  local w = j.w
+  if not w then
+    w = {}
+    j.w = w
+    DIRTY[#DIRTY + 1] = j
+  end
+  local a = {...}
+  for i = 1, #a, 2 do w[a[i]] = a[i + 1] end
+end
+
+local function flush_jobs()
+  for _, j in ipairs(DIRTY) do
+    local args = {}
+    for f, v in pairs(j.w) do args[#args + 1] = f; args[#args + 1] = v end
+    redis.call('HSET', key('job', j.id), unpack(args))
+    j.w = nil
+  end
+  DIRTY = {}
+end
+
+-- Store-wide event ids: read once, counted here, written back when the script replies.
+local EVENT_ID
+local EVENTS_OUT = {} -- the events appended, published together as one JSON array
+local function next_event_id()
+  if not EVENT_ID then EVENT_ID = tonumber(redis.call('GET', key('eventid')) or '0') end
+  EVENT_ID = EVENT_ID + 1
+  return EVENT_ID
 end
 
 -- Status counters: changes are summed here and written once, when the script replies.
 local COUNTS = {}
 local function count(user, field, delta)
-  for _, k in ipairs({key('counts'), key('user_counts', user)}) do
-    local c = COUNTS[k]
-    if not c then c = {}; COUNTS[k] = c end
-    c[field] = (c[field] or 0) + delta
-  end
+  local k = key('counts')
+  local c = COUNTS[k]
+  if not c then c = {}; COUNTS[k] = c end
+  c[field] = (c[field] or 0) + delta
+  k = key('user_counts', user)
+  c = COUNTS[k]
+  if not c then c = {}; COUNTS[k] = c end
+  c[field] = (c[field] or 0) + delta
 end
 
 local function reply(x)
+  flush_jobs()
   for k, fields in pairs(COUNTS) do
     for field, delta in pairs(fields) do
       if delta ~= 0 then redis.call('HINCRBY', k, field, delta) end
     end
   end
   COUNTS = {}
+  if #EVENTS_OUT > 0 then
+    redis.call('SET', key('eventid'), EVENT_ID)
+    redis.call('PUBLISH', key('event_channel'), '[' .. table.concat(EVENTS_OUT, ',') .. ']')
+    EVENTS_OUT = {}
+  end
   if WAKE then
     redis.call('PUBLISH', key('wake_channel'), '1')
   end
@@ -111,19 +184,27 @@ local function set_task_status(j, idx, from, to)
 end
 
 local function set_job_status(j, to)
-  redis.call('HSET', key('job', j.id), 'status', to)
+  jset(j, 'status', to)
   count(j.user, 'j:' .. j.status, -1)
   count(j.user, 'j:' .. to, 1)
   j.status = to
 end
 
+-- The event as JSON, written out by hand (the same text jobj would make, faster).
 local function emit(j, etype, data, now)
-  local seq = redis.call('HINCRBY', key('job', j.id), 'seq', 1)
-  local id = redis.call('INCR', key('eventid'))
-  local ev = jobj({'job_id', j.id, 'user_id', j.user, 'seq', seq, 'type', etype,
-    'data', {raw = data}, 'at', now, 'id', id})
+  local seq = j.seq + 1
+  j.seq = seq
+  jset(j, 'seq', seq)
+  local id = next_event_id()
+  local head = j.ev_head
+  if not head then
+    head = '{"job_id":' .. jstr(j.id) .. ',"user_id":' .. jstr(j.user) .. ',"seq":'
+    j.ev_head = head
+  end
+  local ev = head .. num(seq) .. ',"type":' .. jstr(etype) .. ',"data":' .. data .. ',"at":'
+    .. num(now) .. ',"id":' .. num(id) .. '}'
   redis.call('XADD', key('events', j.id), 'MAXLEN', EVENTS_MAX, seq .. '-0', 'e', ev)
-  redis.call('PUBLISH', key('event_channel'), ev)
+  EVENTS_OUT[#EVENTS_OUT + 1] = ev
   LAST_EVENT = id
 end
 
@@ -135,7 +216,6 @@ end
 
 -- Recompute the job's progress_percent exactly as models.job_progress does.
 local function refresh_progress(j)
-  local jk = key('job', j.id)
   local pct
   if j.status == 'completed' then
     pct = 100
@@ -155,20 +235,29 @@ local function refresh_progress(j)
     local value = 100.0 * (j.completed + running) / j.n
     pct = math.min(99, tonumber(string.format('%.1f', value)))
   end
-  redis.call('HSET', jk, 'progress', num(pct))
+  jset(j, 'progress', num(pct))
   return pct
 end
 
 -- Claim structures --------------------------------------------------------------------
+
+-- (priority, user) pairs already entered in rr and prios during this script.
+local IN_RR = {}
 
 local function ready_add(j, tid, idx)
   local p, u = j.priority, j.user
   local score = num(j.order * FIFO_SPAN + idx)
   redis.call('ZADD', key('ready', p, u), score, tid)
   redis.call('ZADD', key('fifo'), score, tid)
-  local served = redis.call('HGET', key('user', u), 'last_served') or '0'
-  redis.call('ZADD', key('rr', p), 'NX', served, u)
-  redis.call('ZADD', key('prios'), 'NX', p, p)
+  local rk = key('rr', p)
+  local seen = IN_RR[rk]
+  if not seen then seen = {}; IN_RR[rk] = seen end
+  if not seen[u] then
+    local served = redis.call('HGET', key('user', u), 'last_served') or '0'
+    redis.call('ZADD', rk, 'NX', served, u)
+    redis.call('ZADD', key('prios'), 'NX', p, p)
+    seen[u] = true
+  end
 end
 
 -- A task turns pending, due at run_at: ready now, or delayed until then.
@@ -183,14 +272,16 @@ local function pending_add(j, tid, idx, run_at, now)
   end
 end
 
-local function ready_remove(p, u, tid)
+-- A task leaves the ready structures (`keep_fifo`: the caller removes it from the fifo).
+local function ready_remove(p, u, tid, keep_fifo)
   local rk = key('ready', p, u)
   if redis.call('ZREM', rk, tid) == 1 and redis.call('EXISTS', rk) == 0 then
     local rr = key('rr', p)
     redis.call('ZREM', rr, u)
+    if IN_RR[rr] then IN_RR[rr][u] = nil end
     if redis.call('EXISTS', rr) == 0 then redis.call('ZREM', key('prios'), p) end
   end
-  redis.call('ZREM', key('fifo'), tid)
+  if not keep_fifo then redis.call('ZREM', key('fifo'), tid) end
 end
 
 -- A task stops being pending (claimed, cancelled or re-prioritised).
@@ -271,7 +362,7 @@ local function fail_job(j, tid, idx, err, now)
   redis.call('HSET', tk, tf(idx, 'e'), err, tf(idx, 'ft'), num(now))
   cancel_unfinished(j, now)
   set_job_status(j, 'failed')
-  redis.call('HSET', key('job', j.id), 'error', err, 'finished_at', num(now), 'updated_at', num(now))
+  jset(j, 'error', err, 'finished_at', num(now), 'updated_at', num(now))
   refresh_progress(j)
   emit(j, 'job.failed', jobj({'error', err, 'index', idx}), now)
   finish(j, now)
@@ -284,7 +375,7 @@ local function requeue(j, tid, idx, err, retry_at, now)
   redis.call('HSET', tk, tf(idx, 'ra'), num(retry_at), tf(idx, 'e'), err, tf(idx, 'p'), '0')
   pending_add(j, tid, idx, retry_at, now)
   WAKE = true
-  redis.call('HSET', key('job', j.id), 'updated_at', num(now))
+  jset(j, 'updated_at', num(now))
   refresh_progress(j)
   local attempts = tonumber(redis.call('HGET', tk, tf(idx, 'a')))
   emit(j, 'task.retrying',

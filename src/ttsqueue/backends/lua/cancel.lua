@@ -9,7 +9,7 @@ if j.status == 'completed' or j.status == 'failed' or j.status == 'cancelled' th
 end
 cancel_unfinished(j, now)
 set_job_status(j, 'cancelled')
-redis.call('HSET', key('job', j.id), 'finished_at', num(now), 'updated_at', num(now))
+jset(j, 'finished_at', num(now), 'updated_at', num(now))
 redis.call('ZREM', key('scheduled'), j.id)
 refresh_progress(j)
 emit(j, 'job.cancelled', '{}', now)

@@ -7,6 +7,7 @@
 local now = clock()
 local reinit = schema_check()
 local worker, limit = ARGV[5], tonumber(ARGV[6])
+local WORKER_JSON = jstr(worker)
 local lease_s, every = tonumber(ARGV[7]), tonumber(ARGV[8])
 take_back_expired(now)
 promote_due(now)
@@ -26,6 +27,11 @@ local function under_cap(u)
   return s.running < s.cap
 end
 
+-- Tasks leased by this call. They leave the ready zsets at once (the picks read
+-- those); the other structures are updated in one command each at the end.
+local LEASED = {}
+local GONE, GONE_BY_USER, LEASES, USER_DIRTY = {}, {}, {}, {}
+
 -- The oldest ready task whose owner is under their cap.
 local function pick_fifo()
   local fk, start, batch = key('fifo'), 0, 200
@@ -33,8 +39,10 @@ local function pick_fifo()
     local ids = redis.call('ZRANGE', fk, start, start + batch - 1)
     if #ids == 0 then return nil end
     for _, tid in ipairs(ids) do
-      local j = job_info(split_task(tid))
-      if j and under_cap(j.user) then return tid end
+      if not LEASED[tid] then
+        local j = job_info(split_task(tid))
+        if j and under_cap(j.user) then return tid end
+      end
     end
     start = start + batch
   end
@@ -55,7 +63,7 @@ end
 -- Highest priority, then least recently served user (ties: FIFO), then FIFO. Users are
 -- read in batches by last_served; the scan stops once a batch passes the best found.
 local function pick_in(p)
-  local rr, start, batch = key('rr', p), 0, 50
+  local rr, start, batch = key('rr', p), 0, 8
   local best, best_served, best_score
   while true do
     local users = redis.call('ZRANGE', rr, start, start + batch - 1, 'WITHSCORES')
@@ -71,11 +79,16 @@ local function pick_in(p)
       end
     end
     start = start + batch
+    batch = math.min(batch * 2, 200)
   end
 end
 
+-- Priorities with ready work, highest first. Leasing only ever removes priorities, and
+-- pick_in finds nothing in a priority that went away, so this is read once per call.
+local PRIOS = redis.call('ZREVRANGE', key('prios'), 0, -1)
+
 local function pick_normal()
-  for _, p in ipairs(redis.call('ZREVRANGE', key('prios'), 0, -1)) do
+  for _, p in ipairs(PRIOS) do
     local best = pick_in(p)
     if best then return best end
   end
@@ -85,39 +98,60 @@ end
 local function lease(tid, slot)
   local jid, idx = split_task(tid)
   local j = job_info(jid)
-  local tk, jk = key('tasks', jid), key('job', jid)
-  pending_remove(j, tid)
-  HEADS[j.priority .. '\n' .. j.user] = nil
-  set_task_status(j, idx, 'pending', 'running')
-  local attempt = redis.call('HINCRBY', tk, tf(idx, 'a'), 1)
-  local token = redis.call('HINCRBY', tk, tf(idx, 'k'), 1)
+  local tk = key('tasks', jid)
+  local u = j.user
+  LEASED[tid] = true
+  ready_remove(j.priority, u, tid, true)
+  GONE[#GONE + 1] = tid
+  local mine = GONE_BY_USER[u]
+  if not mine then mine = {}; GONE_BY_USER[u] = mine end
+  mine[#mine + 1] = tid
+  HEADS[j.priority .. '\n' .. u] = nil
+  local v = redis.call('HMGET', tk, tf(idx, 'a'), tf(idx, 'k'), tf(idx, 'st'), tf(idx, 't'))
+  local attempt = tonumber(v[1] or '0') + 1
+  local token = tonumber(v[2] or '0') + 1
   local expires = now + lease_s
-  redis.call('HSET', tk, tf(idx, 'w'), worker, tf(idx, 'p'), '0')
-  redis.call('HSETNX', tk, tf(idx, 'st'), num(now))
-  redis.call('ZADD', key('leases'), num(expires), tid)
-  local us = user_state(j.user)
-  us.running = us.running + 1
-  redis.call('HSET', key('user', j.user), 'running', us.running, 'last_served', slot)
-  for _, p in ipairs(redis.call('ZRANGE', key('prios'), 0, -1)) do
-    redis.call('ZADD', key('rr', p), 'XX', slot, j.user)
+  if v[3] then
+    redis.call('HSET', tk, tf(idx, 's'), 'running', tf(idx, 'a'), attempt, tf(idx, 'k'), token,
+      tf(idx, 'w'), worker, tf(idx, 'p'), '0')
+  else
+    redis.call('HSET', tk, tf(idx, 's'), 'running', tf(idx, 'a'), attempt, tf(idx, 'k'), token,
+      tf(idx, 'w'), worker, tf(idx, 'p'), '0', tf(idx, 'st'), num(now))
   end
-  redis.call('HINCRBY', jk, 'attempts', 1)
-  redis.call('HSET', jk, 'updated_at', num(now))
+  count(u, 't:pending', -1)
+  count(u, 't:running', 1)
+  LEASES[#LEASES + 1] = num(expires)
+  LEASES[#LEASES + 1] = tid
+  local us = user_state(u)
+  us.running = us.running + 1
+  us.served = slot
+  if not us.dirty then
+    us.dirty = true
+    USER_DIRTY[#USER_DIRTY + 1] = u
+  end
+  for i = #PRIOS, 1, -1 do
+    redis.call('ZADD', key('rr', PRIOS[i]), 'XX', slot, u)
+  end
+  j.attempts = j.attempts + 1
+  jset(j, 'attempts', j.attempts, 'updated_at', num(now))
   if j.status == 'queued' or j.status == 'scheduled' then
     set_job_status(j, 'processing')
-    redis.call('HSETNX', jk, 'started_at', num(now))
+    if not j.started then
+      j.started = num(now)
+      jset(j, 'started_at', j.started)
+    end
     emit(j, 'job.processing', '{}', now)
   end
   local kind = 'assemble'
   if idx < j.n then
     kind = 'synthesize'
-    local title = redis.call('HGET', tk, tf(idx, 't')) or ''
-    redis.call('HSET', jk, 'current', idx + 1, 'message', chapter_message(idx, j.n, title))
-    emit(j, 'chapter.started',
-      jobj({'index', idx, 'title', title, 'attempt', attempt, 'worker_id', worker}), now)
+    local title = v[4] or ''
+    jset(j, 'current', idx + 1, 'message', chapter_message(idx, j.n, title))
+    emit(j, 'chapter.started', '{"index":' .. num(idx) .. ',"title":' .. jstr(title)
+      .. ',"attempt":' .. num(attempt) .. ',"worker_id":' .. WORKER_JSON .. '}', now)
   end
   local payload = redis.call('HGET', key('text', jid), idx)
-  return {tid, token, jid, j.user, idx, attempt, j.max_attempts, num(expires), kind, payload}
+  return {tid, token, jid, u, idx, attempt, j.max_attempts, num(expires), kind, payload}
 end
 
 local out = {}
@@ -133,4 +167,15 @@ while #out < limit do
   out[#out + 1] = lease(tid, slot)
 end
 if claims ~= start then redis.call('SET', ck, claims) end
+if #GONE > 0 then
+  call_many('ZREM', key('pending'), GONE)
+  call_many('ZREM', key('delayed'), GONE)
+  call_many('ZREM', key('fifo'), GONE)
+  for u, tids in pairs(GONE_BY_USER) do call_many('ZREM', key('user_pending', u), tids) end
+  call_many('ZADD', key('leases'), LEASES)
+  for _, u in ipairs(USER_DIRTY) do
+    local us = USERS[u]
+    redis.call('HSET', key('user', u), 'running', us.running, 'last_served', us.served)
+  end
+end
 return reply({reinit, out})

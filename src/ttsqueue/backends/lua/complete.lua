@@ -2,22 +2,23 @@
 -- ARGV[5..] = quadruples (task id, token, result JSON, duration_s JSON or '').
 -- Returns 1 (done) or 0 (stale token, or the task is not running) per completion.
 local now = clock()
+local at = num(now)
 local out = {}
+-- Running tasks that stopped: their leases are dropped and their users' running counts
+-- lowered in one command each at the end (nothing below reads them).
+local STOPPED, STOPPED_BY_USER, USERS_SEEN = {}, {}, {}
 
-local function complete_assemble(j, tid, idx, result)
-  local jk = key('job', j.id)
+local function complete_assemble(j, result)
   set_job_status(j, 'completed')
-  redis.call('HSET', jk, 'result', result, 'finished_at', num(now), 'updated_at', num(now),
-    'message', 'Completed')
+  jset(j, 'result', result, 'finished_at', at, 'updated_at', at, 'message', 'Completed')
   refresh_progress(j)
   emit(j, 'job.completed', jobj({'result', {raw = result}}), now)
   finish(j, now)
 end
 
-local function complete_chapter(j, tid, idx, task, duration)
-  local jk = key('job', j.id)
-  j.completed = redis.call('HINCRBY', jk, 'completed', 1)
-  redis.call('HSET', jk, 'updated_at', num(now))
+local function complete_chapter(j, idx, task, duration)
+  j.completed = j.completed + 1
+  jset(j, 'completed', j.completed, 'updated_at', at)
   refresh_progress(j)
   local data = {'index', idx, 'title', task.title}
   if duration ~= '' then
@@ -27,11 +28,12 @@ local function complete_chapter(j, tid, idx, task, duration)
   emit(j, 'chapter.completed', jobj(data), now)
   if j.completed == j.n then
     local atid = j.id .. '.' .. j.n
-    set_task_status(j, j.n, 'waiting', 'pending')
-    redis.call('HSET', key('tasks', j.id), tf(j.n, 'ra'), num(now))
+    redis.call('HSET', key('tasks', j.id), tf(j.n, 's'), 'pending', tf(j.n, 'ra'), at)
+    count(j.user, 't:waiting', -1)
+    count(j.user, 't:pending', 1)
     pending_add(j, atid, j.n, now, now)
     set_job_status(j, 'assembling')
-    redis.call('HSET', jk, 'message', 'Assembling audiobook')
+    jset(j, 'message', 'Assembling audiobook')
     emit(j, 'job.assembling', '{}', now)
   end
 end
@@ -42,16 +44,30 @@ for i = 5, #ARGV, 4 do
   if not j then
     out[#out + 1] = 0
   else
-    stop_running(j, tid)
-    set_task_status(j, idx, 'running', 'completed')
-    redis.call('HSET', key('tasks', j.id), tf(idx, 'r'), result, tf(idx, 'p'), '1',
-      tf(idx, 'ft'), num(now))
+    STOPPED[#STOPPED + 1] = tid
+    local u = j.user
+    if not STOPPED_BY_USER[u] then
+      STOPPED_BY_USER[u] = 0
+      USERS_SEEN[#USERS_SEEN + 1] = u
+    end
+    STOPPED_BY_USER[u] = STOPPED_BY_USER[u] + 1
+    redis.call('HSET', key('tasks', j.id), tf(idx, 's'), 'completed', tf(idx, 'r'), result,
+      tf(idx, 'p'), '1', tf(idx, 'ft'), at)
+    count(u, 't:running', -1)
+    count(u, 't:completed', 1)
     if idx == j.n then
-      complete_assemble(j, tid, idx, result)
+      complete_assemble(j, result)
     else
-      complete_chapter(j, tid, idx, task, duration)
+      complete_chapter(j, idx, task, duration)
     end
     out[#out + 1] = 1
+  end
+end
+if #STOPPED > 0 then
+  call_many('ZREM', key('leases'), STOPPED)
+  for _, u in ipairs(USERS_SEEN) do
+    redis.call('HINCRBY', key('user', u), 'running', -STOPPED_BY_USER[u])
+    if not WAKE and redis.call('EXISTS', key('user_pending', u)) == 1 then WAKE = true end
   end
 end
 return reply(out)

@@ -32,10 +32,9 @@ for i = 6, #ARGV, 3 do
   end
 end
 for _, j in ipairs(moved_order) do
-  local jk = key('job', j.id)
-  redis.call('HSET', jk, 'updated_at', num(now))
+  jset(j, 'updated_at', num(now))
   local pct = refresh_progress(j)
-  local v = redis.call('HMGET', jk, 'message', 'current')
+  local v = redis.call('HMGET', key('job', j.id), 'message', 'current')
   local current = cjson.null
   if v[2] then current = tonumber(v[2]) end
   emit(j, 'job.progress', jobj({'progress_percent', pct, 'progress_message', v[1] or '',

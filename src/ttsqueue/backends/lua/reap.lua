@@ -10,7 +10,7 @@ for _, jid in ipairs(redis.call('ZRANGEBYSCORE', sk, '-inf', num(now))) do
   local j = job_info(jid)
   if j and j.status == 'scheduled' then
     set_job_status(j, 'queued')
-    redis.call('HSET', key('job', jid), 'updated_at', num(now))
+    jset(j, 'updated_at', num(now))
     emit(j, 'job.queued', jobj({'priority', j.priority, 'total_chapters', j.n}), now)
   end
 end

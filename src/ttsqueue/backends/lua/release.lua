@@ -12,7 +12,7 @@ for i = 5, #ARGV, 2 do
     redis.call('HINCRBY', tk, tf(idx, 'a'), -1)
     redis.call('HSET', tk, tf(idx, 'ra'), num(now), tf(idx, 'p'), '0')
     pending_add(j, tid, idx, now, now)
-    redis.call('HSET', key('job', j.id), 'updated_at', num(now))
+    jset(j, 'updated_at', num(now))
     refresh_progress(j)
     emit(j, 'task.released', jobj({'index', idx}), now)
     released = released + 1

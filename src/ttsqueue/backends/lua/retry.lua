@@ -22,7 +22,7 @@ for i = 0, j.n do
 end
 set_job_status(j, 'queued')
 redis.call('HDEL', jk, 'error', 'finished_at')
-redis.call('HSET', jk, 'updated_at', num(now))
+jset(j, 'updated_at', num(now))
 refresh_progress(j)
 emit(j, 'job.retried', '{}', now)
 WAKE = true

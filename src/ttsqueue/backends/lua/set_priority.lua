@@ -18,7 +18,7 @@ for i = 0, j.n do
   end
 end
 j.priority = priority
-redis.call('HSET', key('job', j.id), 'priority', priority, 'updated_at', num(now))
+jset(j, 'priority', priority, 'updated_at', num(now))
 for _, m in ipairs(moved) do pending_add(j, m[1], m[2], m[3], now) end
 emit(j, 'job.priority_changed', jobj({'priority', priority}), now)
 return reply('ok')
