@@ -25,8 +25,9 @@ from pathlib import Path
 import av
 from av.audio.stream import AudioStream
 
-from . import tags
+from . import splice, tags
 from .encode import AAC_FRAME, CODECS, check_format, encode_stream
+from .mp4box import Unsupported
 
 MP4_FORMATS = ("m4b", "m4a")
 _MS = Fraction(1, 1000)
@@ -76,7 +77,10 @@ def assemble(
         starts, total = _write_wav(chapters, out_path)
         return _book(titles, starts, total)
     if fmt in MP4_FORMATS and _remuxable(chapters):
-        book = _remux_aac(chapters, titles, out_path)
+        try:
+            return _splice_aac(chapters, titles, fmt, out_path, meta)
+        except Unsupported:
+            book = _remux_aac(chapters, titles, out_path)
     else:
         book = _transcode(chapters, titles, fmt, out_path)
     tags.write_tags(out_path, fmt, book.chapters, book.duration_s, meta)
@@ -88,8 +92,8 @@ def _book(titles: list[str], starts: list[float], total: float) -> AssembledBook
 
 
 def _remuxable(chapters: Sequence[ChapterAudio]) -> bool:
-    """Whether every chapter is AAC at one sample rate, so packets can be copied."""
-    rates = set()
+    """Whether every chapter is AAC of one configuration, so packets can be copied."""
+    configs = set()
     for chapter in chapters:
         with av.open(str(chapter.path)) as container:
             if not container.streams.audio:
@@ -97,8 +101,47 @@ def _remuxable(chapters: Sequence[ChapterAudio]) -> bool:
             stream = container.streams.audio[0]
             if stream.codec_context.name != "aac":
                 return False
-            rates.add(stream.rate)
-    return len(rates) == 1
+            configs.add(
+                (stream.rate, stream.channels, bytes(stream.codec_context.extradata or b""))
+            )
+    return len(configs) == 1
+
+
+def _splice_aac(
+    chapters: Sequence[ChapterAudio], titles: list[str], fmt: str, out_path: Path, meta: BookMeta
+) -> AssembledBook:
+    """The book written in one pass, index first (:mod:`ttsqueue.audio.splice`).
+
+    FFmpeg and mutagen write a small head file with the chapter markers and tags;
+    the chapters' frames are then copied after the head's index, never muxed one by one.
+    """
+    sources = [splice.read_source(chapter.path) for chapter in chapters]
+    rate = sources[0].rate
+    starts, frames = [], 0
+    for source in sources:
+        starts.append(frames * AAC_FRAME / rate)
+        frames += source.frames
+    book = _book(titles, starts, frames * AAC_FRAME / rate)
+    head = out_path.with_name(f"{out_path.name}.head")
+    try:
+        _write_head(chapters[0].path, head, book)
+        tags.write_tags(head, fmt, book.chapters, book.duration_s, meta)
+        splice.write_book(sources, head, out_path)
+    finally:
+        head.unlink(missing_ok=True)
+    return book
+
+
+def _write_head(first: Path, head: Path, book: AssembledBook) -> None:
+    """An MP4 with the book's chapter markers and one audio frame of ``first``."""
+    with (
+        av.open(str(first)) as source,
+        av.open(str(head), "w", format=CODECS["m4b"].container) as out,
+    ):
+        stream = source.streams.audio[0]
+        target = out.add_stream_from_template(stream)
+        _copy_packets(source, stream, out, target, 0, limit=1)
+        out.set_chapters(_av_chapters(book))
 
 
 def _remux_aac(
@@ -136,6 +179,7 @@ def _copy_packets(
     out: av.container.OutputContainer,
     target: AudioStream,
     cursor: int,
+    limit: int | None = None,
 ) -> int:
     """Mux ``stream``'s packets at ``cursor`` onwards as whole AAC frames; the new cursor.
 
@@ -152,6 +196,8 @@ def _copy_packets(
         packet.stream = target
         out.mux(packet)
         cursor += AAC_FRAME
+        if limit is not None and cursor >= limit * AAC_FRAME:
+            break
     return cursor
 
 
