@@ -22,8 +22,8 @@ from ttsqueue.models import Chapter, ClaimedTask, Job, JobSpec
 LEASE_S = 60.0
 
 
-def _spec(rng: random.Random, n: int) -> JobSpec:
-    user = f"user-{rng.randrange(5)}"
+def _spec(rng: random.Random, n: int, users: int) -> JobSpec:
+    user = f"user-{rng.randrange(users)}"
     chapters = rng.randint(1, 3)
     return JobSpec(
         id=f"job-{n:04d}",
@@ -54,14 +54,14 @@ async def _history(backend: Backend, job_id: str) -> list[tuple[int, str, Any]]:
     return [(e.seq, e.type.value, e.data) for e in await backend.events(job_id)]
 
 
-async def _drive(seed: int, backends: tuple[Backend, Backend]) -> None:
+async def _drive(seed: int, backends: tuple[Backend, Backend], users: int) -> None:
     rng = random.Random(seed)
     held: list[list[ClaimedTask]] = [[], []]
     made = 0
     for _ in range(40):
         action = rng.random()
         if action < 0.3:
-            specs = [_spec(rng, made + i) for i in range(rng.randint(1, 4))]
+            specs = [_spec(rng, made + i, users) for i in range(rng.randint(1, 4))]
             made += len(specs)
             for b in backends:
                 await b.enqueue(specs)
@@ -105,13 +105,16 @@ async def _drive(seed: int, backends: tuple[Backend, Backend]) -> None:
 
 @pytest.mark.parametrize("starve", [5, 3, 0])
 @pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize(
+    "users", [5, 15], ids=["few-users", "more-users-than-a-batch"]
+)  # the claim only ranks the first `limit` users' queues: both sides of that bound
 async def test_claims_and_completions_match_the_reference(
-    schema: str, starve: int, seed: int
+    schema: str, starve: int, seed: int, users: int
 ) -> None:
     options = BackendOptions(starvation_every=starve)
     async with open_backend("memory://", options) as ref:
         pg = await open_pg(schema, options)
         try:
-            await _drive(seed * 100 + starve, (ref, pg))
+            await _drive(seed * 100 + starve + users, (ref, pg), users)
         finally:
             await pg.close()

@@ -591,14 +591,41 @@ BEGIN
                     WHERE t.status = 'pending' AND t.user_id > pu.user_id
                     ORDER BY t.user_id LIMIT 1)
             FROM pu WHERE pu.user_id IS NOT NULL
-        ), us AS MATERIALIZED (
-            SELECT (row_number() OVER ())::integer AS uid, u.user_id, u.last_served,
-                   least(p_limit, u.max_concurrency - r.n)::integer AS room
+        ), heads AS MATERIALIZED (  -- each user with room: their best and FIFO-first task
+            SELECT u.user_id, u.last_served,
+                   least(p_limit, u.max_concurrency - r.n)::integer AS room,
+                   h.priority AS h_priority, h.job_seq AS h_seq, h.idx AS h_idx,
+                   f.job_seq AS f_seq, f.idx AS f_idx
             FROM pu JOIN users u ON u.user_id = pu.user_id
             CROSS JOIN LATERAL (
                 SELECT count(*) AS n FROM tasks r
                 WHERE r.user_id = u.user_id AND r.status = 'running') r
+            CROSS JOIN LATERAL (
+                SELECT t.priority, t.job_seq, t.idx FROM tasks t
+                WHERE t.user_id = u.user_id AND t.status = 'pending'
+                  AND t.run_at <= v_now AND t.id <> ALL(v_skip)
+                ORDER BY t.priority DESC, t.job_seq, t.idx LIMIT 1) h
+            LEFT JOIN LATERAL (
+                SELECT t.job_seq, t.idx FROM tasks t
+                WHERE v_fifo AND t.user_id = u.user_id AND t.status = 'pending'
+                  AND t.run_at <= v_now AND t.id <> ALL(v_skip)
+                ORDER BY t.job_seq, t.idx LIMIT 1) f ON true
             WHERE u.max_concurrency > r.n
+        ), us AS MATERIALIZED (
+            -- Only the first p_limit users by their head task can be served: a user
+            -- nobody served keeps their head and last_served, so while fewer than
+            -- p_limit slots are taken, one of the first p_limit is still unserved and
+            -- comes before every user further down (by priority order, and by FIFO
+            -- order for the starvation slots).
+            SELECT (row_number() OVER ())::integer AS uid, x.user_id, x.last_served, x.room
+            FROM (
+                (SELECT hd.user_id, hd.last_served, hd.room FROM heads hd
+                 ORDER BY hd.h_priority DESC, hd.last_served, hd.h_seq, hd.h_idx
+                 LIMIT p_limit)
+                UNION
+                (SELECT hd.user_id, hd.last_served, hd.room FROM heads hd
+                 WHERE v_fifo ORDER BY hd.f_seq, hd.f_idx LIMIT p_limit)
+            ) x
         ), cand AS MATERIALIZED (
             SELECT (row_number() OVER ())::integer AS cid, us.uid, c.id, c.priority,
                    c.job_seq, c.idx
