@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -28,7 +29,7 @@ from ttsqueue.backends.base import Completion, SchemaTooNew
 from ttsqueue.backends.keys import SCHEMA_VERSION, Keys
 from ttsqueue.backends.redis import RedisBackend
 from ttsqueue.backends.redis_codec import decode_events
-from ttsqueue.models import Event, EventType, JobFilter, JobStatus
+from ttsqueue.models import Event, EventType, JobFilter, JobStatus, Voice
 
 JOB_KEYS = ("job", "tasks", "text", "events")
 
@@ -188,3 +189,40 @@ def test_a_single_event_message_still_decodes() -> None:
     text = json.dumps({**event, "at": 1.5, "id": 7})
     assert decode_events(text) == decode_events(f"[{text}]")
     assert decode_events(text)[0].id == 7
+
+
+async def test_enqueue_answers_what_get_reads_back(rb: RedisBackend) -> None:
+    """New jobs are built from their specs without a read: they must equal the stored ones."""
+    voice = Voice(engine="espeak", name="de", speed=1.25, pitch=0.5, sentence_pause_ms=300)
+    specs = [
+        book("alice", 3),
+        book(
+            "bob",
+            1,
+            title='Ünïcödé "quoted" \\ book\n',
+            author="Ö. Author",
+            work_id="w-1",
+            voice=voice,
+            output_format="mp3",
+            priority=7,
+            max_attempts=5,
+            idempotency_key="k1",
+            metadata={"cover_path": "x/cover.png", "n": [1, 2.5, None], "ok": True},
+        ),
+        book("carol", 2, run_at=time.time() + 3600.123456789),
+        book("dave", 1, run_at=1_000_000),
+    ]
+    results = await rb.enqueue(specs)
+    again = await rb.enqueue([book("bob", 1, idempotency_key="k1"), book("erin", 1)])
+    assert [r.created for r in results + again] == [True] * 4 + [False, True]
+    assert again[0].job == results[1].job
+    for r in results + again:
+        stored = await rb.get(r.job.id)
+        assert stored is not None
+        assert r.job == dataclasses.replace(stored, tasks=())
+    assert [r.job.status for r in results] == [
+        JobStatus.QUEUED,
+        JobStatus.QUEUED,
+        JobStatus.SCHEDULED,
+        JobStatus.QUEUED,
+    ]

@@ -39,6 +39,7 @@ from ttsqueue.backends.base import (
 from ttsqueue.backends.keys import SCHEMA_VERSION, Keys, lua_templates
 from ttsqueue.backends.redis_codec import (
     RedisUrl,
+    created_job,
     decode_api_key,
     decode_claimed,
     decode_event,
@@ -46,7 +47,7 @@ from ttsqueue.backends.redis_codec import (
     decode_worker,
     encode_api_key,
     encode_worker,
-    spec_args,
+    enqueue_args,
 )
 from ttsqueue.backends.redis_listener import Listener
 from ttsqueue.models import (
@@ -212,17 +213,23 @@ class RedisBackend(Backend):
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[EnqueueResult]:
         if not specs:
             return []
-        args: list[str] = [str(len(specs))]
-        for spec in specs:
-            args.extend(spec_args(spec))
+        args, metas = enqueue_args(specs)
         try:
-            rows = await self._run("enqueue", *args)
+            at, rows = await self._run("enqueue", *args)
         except BackendError as exc:
             if "duplicate id" in str(exc):
                 raise BackendError("a job with this id already exists") from None
             raise
-        jobs = await self._get_many([str(r[0]) for r in rows])
-        return [EnqueueResult(job, bool(int(r[1]))) for job, r in zip(jobs, rows, strict=True)]
+        # New jobs are built from their specs; only jobs found by idempotency key are read.
+        created_at = float(at)
+        found = [str(r[0]) for r in rows if not int(r[1])]
+        existing = iter(await self._get_many(found) if found else ())
+        return [
+            EnqueueResult(created_job(spec, str(r[2]), created_at, meta), True)
+            if int(r[1])
+            else EnqueueResult(next(existing), False)
+            for spec, meta, r in zip(specs, metas, rows, strict=True)
+        ]
 
     async def _get_many(self, job_ids: Sequence[str]) -> list[Job]:
         async with self.redis.pipeline(transaction=False) as pipe:

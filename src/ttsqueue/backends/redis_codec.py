@@ -66,47 +66,91 @@ def _json(value: str | None) -> Any:
     return None if value is None else json.loads(value)
 
 
-def spec_args(spec: JobSpec) -> list[str]:
-    """One spec as enqueue.lua reads it: its JSON, then one payload per task."""
-    head = {
-        "id": spec.id,
-        "user_id": spec.user_id,
-        "priority": spec.priority,
-        "title": spec.title,
-        "author": spec.author,
-        "work_id": spec.work_id,
-        "voice": json.dumps(spec.voice.to_dict()),
-        "output_format": spec.output_format,
-        "run_at": spec.run_at,
-        "idem": spec.idempotency_key,
-        "max_attempts": spec.max_attempts,
-        "max_concurrency": spec.max_concurrency,
-        "metadata": json.dumps(spec.metadata),
-        "titles": [ch.title for ch in spec.chapters],
-    }
-    voice = spec.voice.to_dict()
-    payloads = [
-        json.dumps(
-            {
-                "title": ch.title,
-                "text": ch.text,
-                "voice": voice,
-                "output_format": spec.output_format,
-            }
+def enqueue_args(specs: Sequence[JobSpec]) -> tuple[list[str], list[str]]:
+    """A batch as enqueue.lua reads it: the count, then per spec its JSON and one payload
+    per task. Also returns each spec's metadata JSON (what :func:`created_job` reads)."""
+    voices: dict[Voice, tuple[str, dict[str, Any]]] = {}
+    args = [str(len(specs))]
+    metas: list[str] = []
+    for spec in specs:
+        known = voices.get(spec.voice)
+        if known is None:
+            as_dict = spec.voice.to_dict()
+            known = voices[spec.voice] = (json.dumps(as_dict), as_dict)
+        voice_json, voice = known
+        metadata = json.dumps(spec.metadata)
+        metas.append(metadata)
+        titles = [ch.title for ch in spec.chapters]
+        head = {
+            "id": spec.id,
+            "user_id": spec.user_id,
+            "priority": spec.priority,
+            "title": spec.title,
+            "author": spec.author,
+            "work_id": spec.work_id,
+            "voice": voice_json,
+            "output_format": spec.output_format,
+            "run_at": spec.run_at,
+            "idem": spec.idempotency_key,
+            "max_attempts": spec.max_attempts,
+            "max_concurrency": spec.max_concurrency,
+            "metadata": metadata,
+            "titles": titles,
+        }
+        args.append(json.dumps(head))
+        args.extend(
+            json.dumps(
+                {
+                    "title": ch.title,
+                    "text": ch.text,
+                    "voice": voice,
+                    "output_format": spec.output_format,
+                }
+            )
+            for ch in spec.chapters
         )
-        for ch in spec.chapters
-    ]
-    payloads.append(
-        json.dumps(
-            {
-                "title": spec.title,
-                "author": spec.author,
-                "output_format": spec.output_format,
-                "chapter_titles": [ch.title for ch in spec.chapters],
-            }
+        args.append(
+            json.dumps(
+                {
+                    "title": spec.title,
+                    "author": spec.author,
+                    "output_format": spec.output_format,
+                    "chapter_titles": titles,
+                }
+            )
         )
+    return args, metas
+
+
+def created_job(spec: JobSpec, status: str, created_at: float, metadata: str) -> Job:
+    """The job enqueue.lua just wrote for ``spec``: the same values :func:`decode_job`
+    would read back from its hash, without reading it."""
+    return Job(
+        id=spec.id,
+        user_id=spec.user_id,
+        status=JobStatus(status),
+        priority=int(spec.priority),
+        title=spec.title,
+        author=spec.author,
+        work_id=spec.work_id,
+        voice=Voice.from_dict(spec.voice.to_dict()),
+        output_format=spec.output_format,
+        total_chapters=len(spec.chapters),
+        completed_chapters=0,
+        progress_percent=0.0,
+        progress_message="",
+        current_chapter=None,
+        attempts=0,
+        error=None,
+        idempotency_key=spec.idempotency_key,
+        created_at=created_at,
+        updated_at=created_at,
+        run_at=None if spec.run_at is None else float(spec.run_at),
+        started_at=None,
+        finished_at=None,
+        result=None,
+        metadata=json.loads(metadata),
     )
-    return [json.dumps(head), *payloads]
 
 
 def decode_job(flat: Sequence[str] | dict[str, str], tasks: dict[str, str] | None) -> Job:

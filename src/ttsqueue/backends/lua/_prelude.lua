@@ -191,10 +191,10 @@ local function set_job_status(j, to)
 end
 
 -- The event as JSON, written out by hand (the same text jobj would make, faster).
-local function emit(j, etype, data, now)
+local function emit(j, etype, data, now, seq_written)
   local seq = j.seq + 1
   j.seq = seq
-  jset(j, 'seq', seq)
+  if not seq_written then jset(j, 'seq', seq) end
   local id = next_event_id()
   local head = j.ev_head
   if not head then
@@ -244,11 +244,8 @@ end
 -- (priority, user) pairs already entered in rr and prios during this script.
 local IN_RR = {}
 
-local function ready_add(j, tid, idx)
-  local p, u = j.priority, j.user
-  local score = num(j.order * FIFO_SPAN + idx)
-  redis.call('ZADD', key('ready', p, u), score, tid)
-  redis.call('ZADD', key('fifo'), score, tid)
+-- The user joins the round robin of priority p (if not in it yet).
+local function rr_enter(p, u)
   local rk = key('rr', p)
   local seen = IN_RR[rk]
   if not seen then seen = {}; IN_RR[rk] = seen end
@@ -258,6 +255,14 @@ local function ready_add(j, tid, idx)
     redis.call('ZADD', key('prios'), 'NX', p, p)
     seen[u] = true
   end
+end
+
+local function ready_add(j, tid, idx)
+  local p, u = j.priority, j.user
+  local score = num(j.order * FIFO_SPAN + idx)
+  redis.call('ZADD', key('ready', p, u), score, tid)
+  redis.call('ZADD', key('fifo'), score, tid)
+  rr_enter(p, u)
 end
 
 -- A task turns pending, due at run_at: ready now, or delayed until then.

@@ -2,15 +2,17 @@
 -- ARGV[5] = number of specs; then per spec: its JSON (id, user_id, priority, title,
 -- author, work_id, voice, output_format, run_at, idem, max_attempts, max_concurrency,
 -- metadata, titles), then one payload JSON per task (chapters, then assemble).
--- Returns {job id, created (1/0)} per spec, or the error 'duplicate id'.
+-- Returns {the clock reading written as created_at, {job id, created (1/0), status}
+-- per spec}, or the error 'duplicate id'.
 local now = clock()
+local at = num(now)
 schema_check()
 local count_ = tonumber(ARGV[5])
-local specs, at = {}, 6
+local specs, argi = {}, 6
 for s = 1, count_ do
-  local spec = cjson.decode(ARGV[at])
-  spec.payload_at = at + 1
-  at = at + 2 + #spec.titles
+  local spec = cjson.decode(ARGV[argi])
+  spec.payload_at = argi + 1
+  argi = argi + 2 + #spec.titles
   specs[s] = spec
 end
 
@@ -25,6 +27,34 @@ for _, spec in ipairs(specs) do
   end
 end
 
+-- Sorted-set entries are gathered per key and added with one ZADD each at the end
+-- (nothing below reads them back).
+local Z, ZKEYS = {}, {}
+local function zadd(k, score, member)
+  local a = Z[k]
+  if not a then a = {}; Z[k] = a; ZKEYS[#ZKEYS + 1] = k end
+  a[#a + 1] = score
+  a[#a + 1] = member
+end
+
+-- Per user: the cap of their last spec, and how many jobs they gained.
+local USERS, USER_ORDER = {}, {}
+local function user_seen(u, cap)
+  local s = USERS[u]
+  if not s then
+    s = {jobs = 0}
+    USERS[u] = s
+    USER_ORDER[#USER_ORDER + 1] = u
+    local uk = key('user', u)
+    redis.call('HSETNX', uk, 'running', 0)
+    redis.call('HSETNX', uk, 'last_served', 0)
+  end
+  s.cap = cap
+  s.jobs = s.jobs + 1
+end
+
+local order = tonumber(redis.call('GET', key('jobseq')) or '0')
+local first_order = order
 local out = {}
 for _, spec in ipairs(specs) do
   local jid, user = spec.id, spec.user_id
@@ -34,55 +64,92 @@ for _, spec in ipairs(specs) do
     if existing and redis.call('EXISTS', key('job', existing)) == 0 then existing = nil end
   end
   if existing then
-    out[#out + 1] = {existing, 0}
+    out[#out + 1] = {existing, 0, ''}
   else
     local n = #spec.titles
     local run_at = spec.run_at
     local scheduled = run_at ~= cjson.null and run_at > now
     local due = now
     if run_at ~= cjson.null then due = run_at end
-    local order = redis.call('INCR', key('jobseq'))
+    order = order + 1
     local status = scheduled and 'scheduled' or 'queued'
-    local jk = key('job', jid)
-    redis.call('HSET', jk, 'id', jid, 'user_id', user, 'status', status,
+    local fields = {'id', jid, 'user_id', user, 'status', status,
       'priority', spec.priority, 'title', spec.title, 'author', spec.author,
       'voice', spec.voice, 'output_format', spec.output_format, 'total', n, 'completed', 0,
-      'progress', '0', 'message', '', 'attempts', 0, 'created_at', num(now),
-      'updated_at', num(now), 'metadata', spec.metadata, 'max_attempts', spec.max_attempts,
-      'order', order, 'seq', 0)
-    if spec.work_id ~= cjson.null then redis.call('HSET', jk, 'work_id', spec.work_id) end
-    if run_at ~= cjson.null then redis.call('HSET', jk, 'run_at', num(run_at)) end
+      'progress', '0', 'message', '', 'attempts', 0, 'created_at', at,
+      'updated_at', at, 'metadata', spec.metadata, 'max_attempts', spec.max_attempts,
+      'order', order, 'seq', 1}
+    if spec.work_id ~= cjson.null then
+      fields[#fields + 1] = 'work_id'
+      fields[#fields + 1] = spec.work_id
+    end
+    if run_at ~= cjson.null then
+      fields[#fields + 1] = 'run_at'
+      fields[#fields + 1] = num(run_at)
+    end
     if spec.idem ~= cjson.null then
-      redis.call('HSET', jk, 'idem', spec.idem)
+      fields[#fields + 1] = 'idem'
+      fields[#fields + 1] = spec.idem
       redis.call('HSET', key('idem'), user .. '\n' .. spec.idem, jid)
     end
-    local tk, xk = key('tasks', jid), key('text', jid)
+    redis.call('HSET', key('job', jid), unpack(fields))
+    local task_fields, texts = {}, {}
+    local due_s = num(due)
     for i = 0, n do
       local title = spec.title
       if i < n then title = spec.titles[i + 1] end
-      redis.call('HSET', tk, tf(i, 's'), i < n and 'pending' or 'waiting', tf(i, 'a'), 0,
-        tf(i, 'k'), 0, tf(i, 'p'), '0', tf(i, 't'), title, tf(i, 'ra'), num(due))
-      redis.call('HSET', xk, i, ARGV[spec.payload_at + i])
+      local t = task_fields
+      t[#t + 1] = tf(i, 's'); t[#t + 1] = i < n and 'pending' or 'waiting'
+      t[#t + 1] = tf(i, 'a'); t[#t + 1] = 0
+      t[#t + 1] = tf(i, 'k'); t[#t + 1] = 0
+      t[#t + 1] = tf(i, 'p'); t[#t + 1] = '0'
+      t[#t + 1] = tf(i, 't'); t[#t + 1] = title
+      t[#t + 1] = tf(i, 'ra'); t[#t + 1] = due_s
+      texts[#texts + 1] = i
+      texts[#texts + 1] = ARGV[spec.payload_at + i]
     end
-    local uk = key('user', user)
-    redis.call('HSET', uk, 'cap', spec.max_concurrency)
-    redis.call('HSETNX', uk, 'running', 0)
-    redis.call('HSETNX', uk, 'last_served', 0)
-    redis.call('ZADD', key('jobs'), 0, jid)
-    redis.call('ZADD', key('user_jobs', user), 0, jid)
-    redis.call('HINCRBY', key('users'), user, 1)
+    call_many('HSET', key('tasks', jid), task_fields)
+    call_many('HSET', key('text', jid), texts)
+    user_seen(user, spec.max_concurrency)
+    zadd(key('jobs'), 0, jid)
+    zadd(key('user_jobs', user), 0, jid)
     count(user, 'j:' .. status, 1)
     count(user, 't:pending', n)
     count(user, 't:waiting', 1)
-    local j = job_info(jid)
-    for i = 0, n - 1 do pending_add(j, jid .. '.' .. i, i, due, now) end
-    if scheduled then
-      redis.call('ZADD', key('scheduled'), num(run_at), jid)
-      emit(j, 'job.scheduled', jobj({'run_at', run_at}), now)
-    else
-      emit(j, 'job.queued', jobj({'priority', spec.priority, 'total_chapters', n}), now)
+    local p = tonumber(spec.priority)
+    local j = {id = jid, user = user, status = status, priority = p, order = order, n = n,
+      max_attempts = spec.max_attempts, completed = 0, idem = spec.idem, seq = 0,
+      attempts = 0}
+    JOBS[jid] = j
+    -- Its chapters turn pending: ready now, or delayed until run_at.
+    for i = 0, n - 1 do
+      local tid = jid .. '.' .. i
+      zadd(key('pending'), due_s, tid)
+      zadd(key('user_pending', user), due_s, tid)
+      if due <= now then
+        local score = num(order * FIFO_SPAN + i)
+        zadd(key('ready', p, user), score, tid)
+        zadd(key('fifo'), score, tid)
+        rr_enter(p, user)
+        WAKE = true
+      else
+        zadd(key('delayed'), due_s, tid)
+      end
     end
-    out[#out + 1] = {jid, 1}
+    if scheduled then
+      zadd(key('scheduled'), num(run_at), jid)
+      emit(j, 'job.scheduled', jobj({'run_at', run_at}), now, true)
+    else
+      emit(j, 'job.queued', jobj({'priority', spec.priority, 'total_chapters', n}), now, true)
+    end
+    out[#out + 1] = {jid, 1, status}
   end
 end
-return reply(out)
+if order ~= first_order then redis.call('SET', key('jobseq'), order) end
+for _, k in ipairs(ZKEYS) do call_many('ZADD', k, Z[k]) end
+for _, u in ipairs(USER_ORDER) do
+  local s = USERS[u]
+  redis.call('HSET', key('user', u), 'cap', s.cap)
+  redis.call('HINCRBY', key('users'), u, s.jobs)
+end
+return reply({at, out})
