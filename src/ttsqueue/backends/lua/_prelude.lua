@@ -89,12 +89,38 @@ end
 
 local function tf(idx, field) return idx .. '.' .. field end
 
--- One command over many arguments, in chunks (Lua's unpack has a stack limit).
+-- One command over many arguments, in chunks (Lua's unpack has a stack limit; CHUNK is
+-- even, so field/value and score/member pairs stay together).
 local CHUNK = 1000
 local function call_many(cmd, k, args)
   for i = 1, #args, CHUNK do
     redis.call(cmd, k, unpack(args, i, math.min(#args, i + CHUNK - 1)))
   end
+end
+
+-- Sorted-set additions. A script that never reads back the sorted sets it adds to calls
+-- defer_zadds() first: its additions are then gathered per key and sent with one ZADD
+-- per key when it replies.
+local ZLATER, ZLATER_KEYS
+local function defer_zadds()
+  ZLATER, ZLATER_KEYS = {}, {}
+end
+
+local function zadd(k, score, member)
+  if not ZLATER then
+    redis.call('ZADD', k, score, member)
+    return
+  end
+  local a = ZLATER[k]
+  if not a then a = {}; ZLATER[k] = a; ZLATER_KEYS[#ZLATER_KEYS + 1] = k end
+  a[#a + 1] = score
+  a[#a + 1] = member
+end
+
+local function flush_zadds()
+  if not ZLATER then return end
+  for _, k in ipairs(ZLATER_KEYS) do call_many('ZADD', k, ZLATER[k]) end
+  ZLATER, ZLATER_KEYS = {}, {}
 end
 
 -- Job fields every transition needs, cached for the script's duration. Writes to a
@@ -159,6 +185,7 @@ local function count(user, field, delta)
 end
 
 local function reply(x)
+  flush_zadds()
   flush_jobs()
   for k, fields in pairs(COUNTS) do
     for field, delta in pairs(fields) do
@@ -260,20 +287,21 @@ end
 local function ready_add(j, tid, idx)
   local p, u = j.priority, j.user
   local score = num(j.order * FIFO_SPAN + idx)
-  redis.call('ZADD', key('ready', p, u), score, tid)
-  redis.call('ZADD', key('fifo'), score, tid)
+  zadd(key('ready', p, u), score, tid)
+  zadd(key('fifo'), score, tid)
   rr_enter(p, u)
 end
 
 -- A task turns pending, due at run_at: ready now, or delayed until then.
 local function pending_add(j, tid, idx, run_at, now)
-  redis.call('ZADD', key('pending'), num(run_at), tid)
-  redis.call('ZADD', key('user_pending', j.user), num(run_at), tid)
+  local due = num(run_at)
+  zadd(key('pending'), due, tid)
+  zadd(key('user_pending', j.user), due, tid)
   if run_at <= now then
     ready_add(j, tid, idx)
     WAKE = true
   else
-    redis.call('ZADD', key('delayed'), num(run_at), tid)
+    zadd(key('delayed'), due, tid)
   end
 end
 

@@ -3,6 +3,7 @@
 -- Returns 1 (done) or 0 (stale token, or the task is not running) per completion.
 local now = clock()
 local at = num(now)
+defer_zadds() -- nothing below reads back the sorted sets it adds to
 local out = {}
 -- Running tasks that stopped: their leases are dropped and their users' running counts
 -- lowered in one command each at the end (nothing below reads them).

@@ -27,15 +27,8 @@ for _, spec in ipairs(specs) do
   end
 end
 
--- Sorted-set entries are gathered per key and added with one ZADD each at the end
--- (nothing below reads them back).
-local Z, ZKEYS = {}, {}
-local function zadd(k, score, member)
-  local a = Z[k]
-  if not a then a = {}; Z[k] = a; ZKEYS[#ZKEYS + 1] = k end
-  a[#a + 1] = score
-  a[#a + 1] = member
-end
+-- Nothing below reads back the sorted sets it adds to.
+defer_zadds()
 
 -- Per user: the cap of their last spec, and how many jobs they gained.
 local USERS, USER_ORDER = {}, {}
@@ -116,26 +109,12 @@ for _, spec in ipairs(specs) do
     count(user, 'j:' .. status, 1)
     count(user, 't:pending', n)
     count(user, 't:waiting', 1)
-    local p = tonumber(spec.priority)
-    local j = {id = jid, user = user, status = status, priority = p, order = order, n = n,
+    local j = {id = jid, user = user, status = status, priority = tonumber(spec.priority),
+      order = order, n = n,
       max_attempts = spec.max_attempts, completed = 0, idem = spec.idem, seq = 0,
       attempts = 0}
     JOBS[jid] = j
-    -- Its chapters turn pending: ready now, or delayed until run_at.
-    for i = 0, n - 1 do
-      local tid = jid .. '.' .. i
-      zadd(key('pending'), due_s, tid)
-      zadd(key('user_pending', user), due_s, tid)
-      if due <= now then
-        local score = num(order * FIFO_SPAN + i)
-        zadd(key('ready', p, user), score, tid)
-        zadd(key('fifo'), score, tid)
-        rr_enter(p, user)
-        WAKE = true
-      else
-        zadd(key('delayed'), due_s, tid)
-      end
-    end
+    for i = 0, n - 1 do pending_add(j, jid .. '.' .. i, i, due, now) end
     if scheduled then
       zadd(key('scheduled'), num(run_at), jid)
       emit(j, 'job.scheduled', jobj({'run_at', run_at}), now, true)
@@ -146,7 +125,6 @@ for _, spec in ipairs(specs) do
   end
 end
 if order ~= first_order then redis.call('SET', key('jobseq'), order) end
-for _, k in ipairs(ZKEYS) do call_many('ZADD', k, Z[k]) end
 for _, u in ipairs(USER_ORDER) do
   local s = USERS[u]
   redis.call('HSET', key('user', u), 'cap', s.cap)
