@@ -583,14 +583,17 @@ BEGIN
     -- whether a starvation (FIFO-only) slot falls within this batch
     v_fifo := p_starve > 0 AND v_counter / p_starve <> (v_counter + p_limit) / p_starve;
     LOOP
-        WITH RECURSIVE pu(user_id) AS (
-            (SELECT t.user_id FROM tasks t WHERE t.status = 'pending'
-             ORDER BY t.user_id LIMIT 1)
+        WITH RECURSIVE pu(user_id, id, priority, job_seq, idx, run_at) AS (
+            -- the users with pending tasks, each with their first one in priority
+            -- order: one probe of the index per user
+            (SELECT t.user_id, t.id, t.priority, t.job_seq, t.idx, t.run_at FROM tasks t
+             WHERE t.status = 'pending'
+             ORDER BY t.user_id, t.priority DESC, t.job_seq, t.idx LIMIT 1)
             UNION ALL
-            SELECT (SELECT t.user_id FROM tasks t
-                    WHERE t.status = 'pending' AND t.user_id > pu.user_id
-                    ORDER BY t.user_id LIMIT 1)
-            FROM pu WHERE pu.user_id IS NOT NULL
+            SELECT nx.* FROM pu CROSS JOIN LATERAL (
+                SELECT t.user_id, t.id, t.priority, t.job_seq, t.idx, t.run_at FROM tasks t
+                WHERE t.status = 'pending' AND t.user_id > pu.user_id
+                ORDER BY t.user_id, t.priority DESC, t.job_seq, t.idx LIMIT 1) nx
         ), heads AS MATERIALIZED (  -- each user with room: their best and FIFO-first task
             SELECT u.user_id, u.last_served,
                    least(p_limit, u.max_concurrency - r.n)::integer AS room,
@@ -600,11 +603,15 @@ BEGIN
             CROSS JOIN LATERAL (
                 SELECT count(*) AS n FROM tasks r
                 WHERE r.user_id = u.user_id AND r.status = 'running') r
-            CROSS JOIN LATERAL (
-                SELECT t.priority, t.job_seq, t.idx FROM tasks t
-                WHERE t.user_id = u.user_id AND t.status = 'pending'
-                  AND t.run_at <= v_now AND t.id <> ALL(v_skip)
-                ORDER BY t.priority DESC, t.job_seq, t.idx LIMIT 1) h
+            CROSS JOIN LATERAL (  -- the walk's task when runnable, else a search
+                (SELECT pu.priority, pu.job_seq, pu.idx
+                 WHERE pu.run_at <= v_now AND pu.id <> ALL(v_skip))
+                UNION ALL
+                (SELECT t.priority, t.job_seq, t.idx FROM tasks t
+                 WHERE t.user_id = u.user_id AND t.status = 'pending'
+                   AND t.run_at <= v_now AND t.id <> ALL(v_skip)
+                 ORDER BY t.priority DESC, t.job_seq, t.idx LIMIT 1)
+                LIMIT 1) h
             LEFT JOIN LATERAL (
                 SELECT t.job_seq, t.idx FROM tasks t
                 WHERE v_fifo AND t.user_id = u.user_id AND t.status = 'pending'
@@ -717,7 +724,9 @@ BEGIN
                               ELSE j.started_at END,
             current_chapter = coalesce(pj.last_idx + 1, j.current_chapter),
             progress_message = CASE WHEN pj.last_idx IS NULL THEN j.progress_message
-                ELSE tq_chapter_message(pj.last_idx, j.total_chapters, pj.last_title) END,
+                ELSE 'Chapter ' || (pj.last_idx + 1) || ' of ' || j.total_chapters
+                     || CASE WHEN pj.last_title <> '' THEN ': ' || pj.last_title ELSE '' END
+                END,  -- as tq_chapter_message(), inline (no call per row)
             -- progress_percent stays: a claimed task starts at progress 0
             event_seq = j.event_seq + pj.started + pj.fresh::integer
         FROM pj
