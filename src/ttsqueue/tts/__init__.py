@@ -7,6 +7,11 @@ The worker does::
         speech = synthesize_chunk(voice.engine, chunk.text, voice.to_dict())
         ... speech.pcm + silence(chunk.pause_after_ms, speech.sample_rate)
 
+A chapter whose text is an SSML document (``<speak>...``, see :mod:`ttsqueue.tts.ssml`)
+gives chunks that are small SSML documents themselves: engines that accept SSML
+(``accepts_ssml``: espeak) read their markup, the others get our plain rendering.
+:func:`check_text` tells a submitter what is wrong with a chapter's SSML.
+
 Engines: ``espeak`` (always), ``piper`` (the ``[piper]`` extra and a voice model),
 ``openai`` (any OpenAI-compatible ``/v1/audio/speech`` server, when
 ``TTSQUEUE_OPENAI_BASE_URL`` is set).
@@ -17,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+from dataclasses import replace
 from typing import Any
 
 from ttsqueue.models import Voice
@@ -33,9 +39,12 @@ from ttsqueue.tts.base import (
     Engine,
     EngineError,
     KnowsLanguages,
+    SpeaksSsml,
     Speech,
     VoiceInfo,
 )
+from ttsqueue.tts.ssml import SsmlError, check, is_ssml, parse
+from ttsqueue.tts.ssml_chunks import SPEAK_OPEN, plain_runs, ssml_chunks
 from ttsqueue.tts.text import normalize, split_text
 
 __all__ = [
@@ -44,6 +53,7 @@ __all__ = [
     "EngineError",
     "Speech",
     "VoiceInfo",
+    "check_text",
     "check_voice",
     "engine_names",
     "get_engine",
@@ -138,10 +148,18 @@ def check_voice(voice: Voice) -> str | None:
     return None
 
 
+def check_text(text: str) -> str | None:
+    """None when a chapter's ``text`` can be read, else a message for the user naming the
+    problem (malformed SSML, a DOCTYPE, a bad attribute value), such as ``SSML is not
+    well-formed: mismatched tag at line 3``; the caller puts the field name in front."""
+    return check(text)
+
+
 def prepare_chunks(text: str, voice: Voice, engine: Engine) -> list[Chunk]:
     """Normalise ``text`` for the voice's language and split it into chunks ``engine``
     can read, with the pauses ``voice`` asks for (or the defaults) after sentences and
-    paragraphs."""
+    paragraphs. SSML text gives SSML chunks (see :mod:`ttsqueue.tts.ssml_chunks`);
+    EngineError when it cannot be read."""
     language = engine.language_of(voice.name) if isinstance(engine, KnowsLanguages) else None
     sentence = (
         DEFAULT_SENTENCE_PAUSE_MS if voice.sentence_pause_ms is None else voice.sentence_pause_ms
@@ -149,6 +167,15 @@ def prepare_chunks(text: str, voice: Voice, engine: Engine) -> list[Chunk]:
     paragraph = (
         DEFAULT_PARAGRAPH_PAUSE_MS if voice.paragraph_pause_ms is None else voice.paragraph_pause_ms
     )
+    if is_ssml(text):
+        return ssml_chunks(
+            text,
+            language=language,
+            max_chars=engine.max_chunk_chars,
+            sentence_pause_ms=max(0, sentence),
+            paragraph_pause_ms=max(0, paragraph),
+            ssml=_accepts_ssml(engine),
+        )
     return split_text(
         normalize(text, language),
         max_chars=engine.max_chunk_chars,
@@ -157,9 +184,44 @@ def prepare_chunks(text: str, voice: Voice, engine: Engine) -> list[Chunk]:
     )
 
 
+def _accepts_ssml(engine: object) -> bool:
+    return isinstance(engine, SpeaksSsml) and engine.accepts_ssml is True
+
+
 def synthesize_chunk(engine_name: str, text: str, voice_dict: dict[str, Any]) -> Speech:
-    """Synthesize one chunk; a module-level function so a process pool can run it."""
-    return get_engine(engine_name).synthesize(text, Voice.from_dict(voice_dict))
+    """Synthesize one chunk; a module-level function so a process pool can run it.
+
+    A chunk that is an SSML document (it starts with ``<speak`` and parses) goes to an
+    engine that accepts SSML as it is; another engine reads its words, at the speed and
+    pitch its prosody asks for. Anything else is plain text."""
+    engine = get_engine(engine_name)
+    voice = Voice.from_dict(voice_dict)
+    if text.startswith(SPEAK_OPEN[:-1]):
+        try:
+            parse(text)
+        except SsmlError:
+            pass  # plain text that merely starts like SSML
+        else:
+            if isinstance(engine, SpeaksSsml) and _accepts_ssml(engine):
+                return engine.synthesize_ssml(text, voice)
+            return _synthesize_runs(engine, text, voice)
+    return engine.synthesize(text, voice)
+
+
+def _synthesize_runs(engine: Engine, ssml: str, voice: Voice) -> Speech:
+    pcm: list[bytes] = []
+    sample_rate = 0
+    for words, style in plain_runs(ssml):
+        pitch = voice.pitch
+        if style.pitch != 1:
+            pitch = min(MAX_PITCH, max(MIN_PITCH, (1.0 if pitch is None else pitch) * style.pitch))
+        speed = min(MAX_SPEED, max(MIN_SPEED, voice.speed * style.rate))
+        speech = engine.synthesize(words, replace(voice, speed=speed, pitch=pitch))
+        pcm.append(speech.pcm)
+        sample_rate = speech.sample_rate
+    if not pcm:
+        return engine.synthesize("", voice)
+    return Speech(b"".join(pcm), sample_rate)
 
 
 def silence(ms: int, sample_rate: int) -> bytes:

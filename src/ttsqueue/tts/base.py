@@ -68,6 +68,18 @@ class Engine(Protocol):
 
 
 @runtime_checkable
+class SpeaksSsml(Protocol):
+    """Engines that read SSML themselves. An engine declares it with a class attribute
+    ``accepts_ssml = True`` (engines without it, or with False, get plain text)."""
+
+    accepts_ssml: bool
+
+    def synthesize_ssml(self, ssml: str, voice: Voice) -> Speech:
+        """Like ``synthesize`` for one well-formed ``<speak>`` document."""
+        ...
+
+
+@runtime_checkable
 class ChecksVoices(Protocol):
     """Engines whose accepted voice names are more than their ``voices()`` list
     (espeak variants such as ``en-us+f3``, piper model paths)."""

@@ -30,6 +30,7 @@ def pitch_for(pitch: float | None) -> int:
 class EspeakEngine:
     name = "espeak"
     max_chunk_chars = 1000
+    accepts_ssml = True  # prosody, emphasis, say-as and breaks, natively
 
     @property
     def sample_rate(self) -> int:
@@ -105,12 +106,19 @@ class EspeakEngine:
         return None if self.resolve(name) else f"unknown voice {name!r} for engine espeak"
 
     def synthesize(self, text: str, voice: Voice) -> Speech:
+        return self._speak(text, voice, ssml=False)
+
+    def synthesize_ssml(self, ssml: str, voice: Voice) -> Speech:
+        """One ``<speak>`` document (checked well-formed by the caller)."""
+        return self._speak(ssml, voice, ssml=True)
+
+    def _speak(self, text: str, voice: Voice, *, ssml: bool) -> Speech:
         resolved = self.resolve(voice.name)
         if resolved is None:
             raise EngineError(f"unknown voice {voice.name!r} for engine espeak")
         if not text.strip():
             return Speech(b"", espeak_lib.sample_rate())
         pcm, rate = espeak_lib.synthesize(
-            text, resolved, rate=rate_for(voice.speed), pitch=pitch_for(voice.pitch)
+            text, resolved, rate=rate_for(voice.speed), pitch=pitch_for(voice.pitch), ssml=ssml
         )
         return Speech(pcm, rate)

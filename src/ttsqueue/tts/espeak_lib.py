@@ -31,6 +31,7 @@ from ttsqueue.tts.base import EngineError
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 ESPEAK_INITIALIZE_DONT_EXIT = 0x8000
 ESPEAK_CHARS_UTF8 = 1
+ESPEAK_SSML = 0x10
 ESPEAK_RATE = 1
 ESPEAK_VOLUME = 2
 ESPEAK_PITCH = 3
@@ -188,15 +189,19 @@ def _select(lib: Any, voice: str, rate: int, pitch: int) -> None:
     lib.espeak_SetParameter(ESPEAK_PITCH, pitch, 0)
 
 
-def synthesize(text: str, voice: str, *, rate: int, pitch: int) -> tuple[bytes, int]:
-    """PCM (16-bit mono) and its sample rate for ``text`` read by ``voice``."""
+def synthesize(
+    text: str, voice: str, *, rate: int, pitch: int, ssml: bool = False
+) -> tuple[bytes, int]:
+    """PCM (16-bit mono) and its sample rate for ``text`` read by ``voice``; ``ssml``
+    when ``text`` is an SSML document (espeak-ng reads its markup)."""
     data = text.encode("utf-8")
+    flags = ESPEAK_CHARS_UTF8 | (ESPEAK_SSML if ssml else 0)
     with LOCK:
         lib = _load()
         _select(lib, voice, rate, pitch)
         _samples.clear()
         try:
-            status = lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, ESPEAK_CHARS_UTF8, None, None)
+            status = lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, flags, None, None)
             if status != EE_OK:
                 raise EngineError(f"espeak-ng synthesis failed (status {status})")
             lib.espeak_Synchronize()

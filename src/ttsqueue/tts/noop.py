@@ -18,6 +18,7 @@ VOICE = "silence"
 class NoopEngine:
     name = "noop"
     max_chunk_chars = 100_000
+    accepts_ssml = False
     sample_rate = SAMPLE_RATE
 
     def voices(self) -> list[VoiceInfo]:

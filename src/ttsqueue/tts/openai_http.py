@@ -26,6 +26,7 @@ OPENAI_VOICES = (
 
 class OpenAIEngine:
     name = "openai"
+    accepts_ssml = False  # OpenAI's API reads its input as plain text
     max_chunk_chars = 1000  # the API takes 4096; shorter requests fail and retry cheaper
 
     def __init__(

@@ -156,6 +156,7 @@ class PiperModel:
 class PiperEngine:
     name = "piper"
     max_chunk_chars = 400
+    accepts_ssml = False
 
     def __init__(self) -> None:
         self._models: dict[tuple[str, float], PiperModel] = {}

@@ -76,6 +76,16 @@ def split_sentences(paragraph: str) -> list[str]:
     return sentences
 
 
+def sentence_starts(line: str) -> list[int]:
+    """Offsets in ``line`` (text without line structure, such as the words of an SSML
+    block joined by spaces) where a new sentence starts."""
+    return [
+        m.end()
+        for m in _SENTENCE_END.finditer(line)
+        if m.end() < len(line) and _ends_sentence(line, m)
+    ]
+
+
 def _pack(units: list[str], max_chars: int) -> list[str]:
     """Greedily join ``units`` with spaces into pieces of at most ``max_chars``."""
     pieces: list[str] = []

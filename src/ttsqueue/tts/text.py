@@ -219,6 +219,11 @@ _NEUTRAL_RULES: tuple[_Rule, ...] = (
     (_ROMAN_HEADING, _roman_heading),
     (_ROMAN_LINE, _roman_line),
 )
+_FRAGMENT_RULES: tuple[_Rule, ...] = (
+    (_URL, _drop_url),
+    (_FOOTNOTE, lambda m: ""),
+    (_ROMAN_HEADING, _roman_heading),
+)
 # English words for abbreviations, numbers, money, dates and times.
 _ENGLISH_RULES: tuple[_Rule, ...] = (
     (
@@ -258,18 +263,30 @@ def _tidy(text: str) -> str:
     return text.strip()
 
 
-def normalize(text: str, language: str | None = "en") -> str:
+def _tidy_fragment(text: str) -> str:
+    """Whitespace runs become one space, kept at either end (the text sits between
+    markup: its edges decide whether words are glued to their neighbours)."""
+    text = re.sub(r"\s+", " ", text)
+    return re.sub(r"(?<=\S) +([,;:.!?])(?=\s|$)", r"\1", text)
+
+
+def normalize(text: str, language: str | None = "en", *, fragment: bool = False) -> str:
     """``text`` as it should be read aloud. Paragraphs are separated by one blank line.
 
     Abbreviations and numbers become English words only for English (``language``
     starting with ``en``, or None when unknown); other languages keep their digits for
     the engine, which reads them in its own language.
+
+    ``fragment`` is for a piece of text between SSML markup: lines mean nothing there
+    (no scene-break lines or Roman numerals alone on a line), whitespace is collapsed
+    to single spaces and kept at the ends.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _INVISIBLE.sub("", text)
     text = _FOOTNOTE.sub("", text)  # before NFKC turns superscript digits into digits
     text = unicodedata.normalize("NFKC", text)
     english = language is None or language.lower().startswith("en")
-    for pattern, replace in _NEUTRAL_RULES + (_ENGLISH_RULES if english else ()):
+    neutral = _FRAGMENT_RULES if fragment else _NEUTRAL_RULES
+    for pattern, replace in neutral + (_ENGLISH_RULES if english else ()):
         text = pattern.sub(replace, text)
-    return _tidy(text)
+    return _tidy_fragment(text) if fragment else _tidy(text)
