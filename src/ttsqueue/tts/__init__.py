@@ -185,7 +185,7 @@ def prepare_chunks(text: str, voice: Voice, engine: Engine) -> list[Chunk]:
 
 
 def _accepts_ssml(engine: object) -> bool:
-    return isinstance(engine, SpeaksSsml) and engine.accepts_ssml is True
+    return getattr(engine, "accepts_ssml", False) is True
 
 
 def synthesize_chunk(engine_name: str, text: str, voice_dict: dict[str, Any]) -> Speech:
