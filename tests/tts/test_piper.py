@@ -212,3 +212,20 @@ def test_with_a_voices_dir_only_its_models_can_be_named(voices_dir: Path, tmp_pa
 def test_without_a_voices_dir_a_model_path_works(tmp_path: Path) -> None:
     model = write_voice(tmp_path / "mine", "own")
     assert check_voice(Voice(engine="piper", name=str(model))) is None
+
+
+def test_ssml_reaches_piper_as_words_at_the_prosody_speed(voices_dir: Path) -> None:
+    voice = Voice(engine="piper", name="tiny")
+    doc = (
+        "<speak>Hello <sub alias='there'>t.</sub> <prosody rate='200%'>quick words</prosody>."
+        "<break time='1s'/><emphasis>Bye</emphasis>.</speak>"
+    )
+    chunks = prepare_chunks(doc, voice, get_engine("piper"))
+    assert [c.pause_after_ms for c in chunks] == [0, 1000, 600]
+    speeches = [synthesize_chunk("piper", c.text, voice.to_dict()) for c in chunks]
+    engine = get_engine("piper")
+    assert speeches[0].pcm == engine.synthesize("Hello there", voice).pcm
+    fast = engine.synthesize("quick words.", Voice(engine="piper", name="tiny", speed=2.0))
+    assert speeches[1].pcm == fast.pcm
+    assert amplitude(speeches[1].pcm) == pytest.approx(amplitude(speeches[0].pcm) / 2, rel=0.01)
+    assert speeches[2].pcm == engine.synthesize("Bye.", voice).pcm
