@@ -324,8 +324,10 @@ LANGUAGE sql SET search_path FROM CURRENT
 AS $$
     UPDATE jobs j SET progress_percent = tq_progress(
         j.total_chapters, j.completed_chapters,
-        coalesce((SELECT sum(t.progress) FROM tasks t
-                  WHERE t.job_id = j.id AND t.status = 'running' AND t.kind = 'synthesize'), 0),
+        coalesce((SELECT sum(t.progress) FROM (  -- the job's own tasks, by key
+                      SELECT s.progress, s.status, s.kind FROM tasks s
+                      WHERE s.job_id = j.id OFFSET 0) t
+                  WHERE t.status = 'running' AND t.kind = 'synthesize'), 0),
         j.status = 'completed')
     WHERE j.id = p_job
 $$;
@@ -777,16 +779,19 @@ DECLARE
     v_ext   text[];
     v_moved text[];
 BEGIN
+    PERFORM 1 FROM tasks t WHERE t.id = ANY(p_ids) ORDER BY t.id FOR UPDATE;
     WITH held AS (
         -- (greatest() skips NULLs: a task sent without progress must stay NULL here)
         SELECT t.id, t.progress AS old,
                CASE WHEN p.value IS NOT NULL THEN least(1.0, greatest(0.0, p.value)) END
                    AS new
         FROM unnest(p_ids, p_tokens) AS l(id, token)
-        JOIN tasks t ON t.id = l.id AND t.token = l.token AND t.status = 'running'
+        CROSS JOIN LATERAL (  -- by key (OFFSET 0: never a scan of all running tasks)
+            SELECT s.id, s.job_id, s.token, s.status, s.progress FROM tasks s
+            WHERE s.id = l.id OFFSET 0) t
         JOIN jobs j ON j.id = t.job_id AND j.status NOT IN ('cancelled', 'failed')
         LEFT JOIN unnest(p_prog_ids, p_prog) AS p(id, value) ON p.id = l.id
-        ORDER BY t.id FOR UPDATE OF t
+        WHERE t.token = l.token AND t.status = 'running'
     ), upd AS (
         UPDATE tasks t SET lease_expires_at = v_now + p_lease,
                            progress = coalesce(h.new, t.progress)
@@ -804,9 +809,10 @@ BEGIN
             updated_at = v_now,
             progress_percent = tq_progress(
                 j.total_chapters, j.completed_chapters,
-                coalesce((SELECT sum(t.progress) FROM tasks t
-                          WHERE t.job_id = j.id AND t.status = 'running'
-                            AND t.kind = 'synthesize'), 0),
+                coalesce((SELECT sum(t.progress) FROM (  -- the job's own tasks, by key
+                              SELECT s.progress, s.status, s.kind FROM tasks s
+                              WHERE s.job_id = j.id OFFSET 0) t
+                          WHERE t.status = 'running' AND t.kind = 'synthesize'), 0),
                 j.status = 'completed'),
             event_seq = j.event_seq + 1
         WHERE j.id = ANY(v_moved)
@@ -861,7 +867,9 @@ BEGIN
     WITH ok AS (
         SELECT DISTINCT ON (l.id) l.id, l.result, l.o
         FROM unnest(p_ids, p_tokens, p_results) WITH ORDINALITY AS l(id, token, result, o)
-        JOIN tasks t ON t.id = l.id AND t.token = l.token AND t.status = 'running'
+        CROSS JOIN LATERAL (  -- by key (OFFSET 0: never a scan of all running tasks)
+            SELECT s.token, s.status FROM tasks s WHERE s.id = l.id OFFSET 0) t
+        WHERE t.token = l.token AND t.status = 'running'
         ORDER BY l.id, l.o
     ), upd AS (
         UPDATE tasks t SET status = 'completed', result = ok.result, progress = 1,
@@ -898,9 +906,10 @@ BEGIN
                 ELSE j.progress_message END,
             progress_percent = CASE WHEN pj.book IS NOT NULL THEN 100 ELSE tq_progress(
                 j.total_chapters, (j.completed_chapters + pj.chapters)::integer,
-                coalesce((SELECT sum(t.progress) FROM tasks t
-                          WHERE t.job_id = j.id AND t.status = 'running'
-                            AND t.kind = 'synthesize'), 0),
+                coalesce((SELECT sum(t.progress) FROM (  -- the job's own tasks, by key
+                              SELECT s.progress, s.status, s.kind FROM tasks s
+                              WHERE s.job_id = j.id OFFSET 0) t
+                          WHERE t.status = 'running' AND t.kind = 'synthesize'), 0),
                 j.status = 'completed') END,
             result = coalesce(pj.book, j.result),
             finished_at = CASE WHEN pj.book IS NOT NULL THEN v_now ELSE j.finished_at END,
