@@ -54,7 +54,7 @@ async def _open(settings: Settings) -> AsyncIterator[Backend]:
 def _queue(backend: Backend, settings: Settings) -> Queue:
     from ttsqueue import tts
 
-    return Queue(backend, settings, check_voice=tts.check_voice)
+    return Queue(backend, settings, check_voice=tts.check_voice, check_text=tts.check_text)
 
 
 # -- serving ---------------------------------------------------------------------------

@@ -42,6 +42,7 @@ MAX_KEY_CHARS = 200
 MAX_PAGE = 200
 
 VoiceCheck = Callable[[Voice], str | None]
+TextCheck = Callable[[str], str | None]  # e.g. SSML that is not well-formed
 
 
 class QueueError(Exception):
@@ -103,12 +104,18 @@ def _cover_ext(cover: bytes) -> str:
 
 class Queue:
     def __init__(
-        self, backend: Backend, settings: Settings, *, check_voice: VoiceCheck | None = None
+        self,
+        backend: Backend,
+        settings: Settings,
+        *,
+        check_voice: VoiceCheck | None = None,
+        check_text: TextCheck | None = None,
     ) -> None:
         self.backend = backend
         self.settings = settings
         self.storage = Storage(settings.audio_dir)
         self._check_voice = check_voice
+        self._check_text = check_text
 
     # -- producers -------------------------------------------------------------------
 
@@ -192,6 +199,8 @@ class Queue:
                 )
             if len(ch.title) > MAX_TITLE_CHARS:
                 raise QueueError(f"chapters.{i}.title", f"at most {MAX_TITLE_CHARS} characters")
+            if self._check_text is not None and (problem := self._check_text(ch.text)):
+                raise QueueError(f"chapters.{i}.text", problem)
             total += len(ch.text)
         if total > s.max_book_chars:
             raise QueueError("chapters", f"at most {s.max_book_chars} characters per book")

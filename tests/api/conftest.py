@@ -74,7 +74,7 @@ async def backend() -> AsyncIterator[Backend]:
 
 @pytest.fixture
 def queue(backend: Backend, settings: Settings) -> Queue:
-    return Queue(backend, settings, check_voice=tts.check_voice)
+    return Queue(backend, settings, check_voice=tts.check_voice, check_text=tts.check_text)
 
 
 @pytest.fixture

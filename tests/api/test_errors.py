@@ -68,6 +68,16 @@ async def test_bad_json_answers_422_naming_the_field(
         ),
         (book(1, voice={"name": "zz-none"}), ["body", "voice"], "unknown voice"),
         (book(1, voice={"engine": "nope"}), ["body", "voice"], "unknown engine"),
+        (
+            {"chapters": [{"text": "Fine."}, {"text": "<speak><p>Open</speak>"}]},
+            ["body", "chapters", 1, "text"],
+            "not well-formed",
+        ),
+        (
+            {"chapters": [{"text": '<!DOCTYPE x [<!ENTITY a "b">]><speak>&a;</speak>'}]},
+            ["body", "chapters", 0, "text"],
+            "DOCTYPE",
+        ),
     ],
 )
 async def test_queue_limits_answer_422_naming_the_field(

@@ -115,7 +115,8 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
         backend = open_backend(settings.database_url, settings.backend_options)
         await backend.open()
         try:
-            app.state.api = _state(settings, Queue(backend, settings, check_voice=tts.check_voice))
+            own = Queue(backend, settings, check_voice=tts.check_voice, check_text=tts.check_text)
+            app.state.api = _state(settings, own)
             yield
         finally:
             app.state.api = None
