@@ -659,15 +659,19 @@ BEGIN
                    s.ls[:p.uid - 1] || (s.k + 1) || s.ls[p.uid + 1:],
                    s.room[:p.uid - 1] || (s.room[p.uid] - 1) || s.room[p.uid + 1:]
             FROM sim s CROSS JOIN LATERAL (
-                SELECT c.cid, c.uid FROM cand c
-                WHERE s.room[c.uid] > 0 AND get_bit(s.taken, c.cid - 1) = 0
-                ORDER BY
-                    CASE WHEN p_starve > 0 AND (s.k + 1) % p_starve = 0
-                         THEN 0 ELSE -c.priority END,
-                    CASE WHEN p_starve > 0 AND (s.k + 1) % p_starve = 0
-                         THEN 0 ELSE s.ls[c.uid] END,
-                    c.job_seq, c.idx
-                LIMIT 1
+                -- a starvation slot is FIFO only; any other slot is priority, then
+                -- the user served least recently, then FIFO (one branch runs per slot)
+                (SELECT c.cid, c.uid FROM cand c
+                 WHERE NOT (p_starve > 0 AND (s.k + 1) % p_starve = 0)
+                   AND s.room[c.uid] > 0 AND get_bit(s.taken, c.cid - 1) = 0
+                 ORDER BY c.priority DESC, s.ls[c.uid], c.job_seq, c.idx
+                 LIMIT 1)
+                UNION ALL
+                (SELECT c.cid, c.uid FROM cand c
+                 WHERE p_starve > 0 AND (s.k + 1) % p_starve = 0
+                   AND s.room[c.uid] > 0 AND get_bit(s.taken, c.cid - 1) = 0
+                 ORDER BY c.job_seq, c.idx
+                 LIMIT 1)
             ) p
             WHERE s.n < p_limit
         )
