@@ -151,6 +151,15 @@ def test_wav_book_is_the_chapters_end_to_end(tmp_path: Path) -> None:
     assert out.read_bytes().endswith(joined)
 
 
+def test_wav_book_from_chapters_of_another_format_is_decoded(tmp_path: Path) -> None:
+    chapters = make_chapters(tmp_path, "flac")  # lossless: the samples survive the trip
+    out = tmp_path / "book.wav"
+    book = assemble(chapters, "wav", out, META)
+    check_book(book, chapters, out)
+    joined = b"".join(sine(s, RATE, 300 + 100 * i) for i, s in enumerate(LENGTHS))
+    assert out.read_bytes().endswith(joined)
+
+
 def test_chapters_of_other_formats_are_transcoded(tmp_path: Path) -> None:
     # e.g. wav chapters into an m4b: slower than a remux, same result
     chapters = make_chapters(tmp_path, "wav")

@@ -243,29 +243,23 @@ def _wav_layout(path: Path) -> tuple[int, int, int] | None:
         return None
 
 
-def _copy_wavs(chapters: Sequence[ChapterAudio], out_path: Path, rate: int) -> list[float]:
-    """Join 16-bit mono WAV chapters of one rate by copying samples: no decoding."""
-    starts: list[float] = []
-    samples = 0
-    with wave.open(str(out_path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        for chapter in chapters:
-            starts.append(samples / rate)
-            with wave.open(str(chapter.path), "rb") as source:
-                while block := source.readframes(1 << 16):
-                    out.writeframes(block)
-                    samples += len(block) // 2
-    return [*starts, samples / rate]
+def _pcm_blocks(path: Path, rate: int, *, copy: bool) -> Iterator[bytes]:
+    """A chapter's samples as 16-bit mono PCM at ``rate``: copied straight from a WAV
+    file of that layout, else decoded and resampled."""
+    if copy:
+        with wave.open(str(path), "rb") as source:
+            while block := source.readframes(1 << 16):
+                yield block
+        return
+    for frame in _decoded_pcm(path, rate):
+        yield bytes(frame.planes[0])[: frame.samples * 2]
 
 
 def _write_wav(chapters: Sequence[ChapterAudio], out_path: Path) -> tuple[list[float], float]:
     layouts = {_wav_layout(chapter.path) for chapter in chapters}
-    if len(layouts) == 1 and (layout := layouts.pop()) is not None and layout[:2] == (1, 2):
-        *copied, total = _copy_wavs(chapters, out_path, layout[2])
-        return copied, total
-    rate = _first_rate(chapters[0].path)
+    layout = layouts.pop() if len(layouts) == 1 else None
+    copy = layout is not None and layout[:2] == (1, 2)  # every chapter 16-bit mono, one rate
+    rate = layout[2] if copy and layout is not None else _first_rate(chapters[0].path)
     starts: list[float] = []
     samples = 0
     with wave.open(str(out_path), "wb") as out:
@@ -274,9 +268,9 @@ def _write_wav(chapters: Sequence[ChapterAudio], out_path: Path) -> tuple[list[f
         out.setframerate(rate)
         for chapter in chapters:
             starts.append(samples / rate)
-            for frame in _decoded_pcm(chapter.path, rate):
-                out.writeframes(bytes(frame.planes[0])[: frame.samples * 2])
-                samples += frame.samples
+            for block in _pcm_blocks(chapter.path, rate, copy=copy):
+                out.writeframes(block)
+                samples += len(block) // 2
     return starts, samples / rate
 
 
