@@ -79,3 +79,19 @@ async def test_an_event_too_large_for_notify_is_fetched_by_id(
             pass
     await stream.aclose()  # type: ignore[attr-defined]
     assert event.data == {"result": big}
+
+
+async def test_events_of_a_large_statement_all_reach_a_subscriber_in_order(
+    pg: PostgresBackend, pg2: PostgresBackend
+) -> None:
+    # one statement appends more events than one notification names (300)
+    stream = pg.subscribe(user_id="carol")
+    made = await pg2.enqueue([book("carol", chapters=1) for _ in range(650)])
+    seen = []
+    async with asyncio.timeout(20):
+        while len(seen) < len(made):
+            seen.append(await anext(stream))
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert [e.job_id for e in seen] == [r.job.id for r in made]
+    assert {e.type for e in seen} == {EventType.QUEUED}
+    assert [e.id for e in seen] == sorted(e.id for e in seen)

@@ -2,7 +2,8 @@
 
 One dedicated connection per backend listens on two channels of its schema:
 ``<schema>.work`` (a task became pending) and ``<schema>.events`` (events were
-appended; the payload carries them, or only their ids when too large for NOTIFY).
+appended; the payload carries their ids, which a listener with subscribers fetches:
+the writers' statements do not pay for the events' JSON).
 Notifications are hints for wake-ups; the event stream is deduplicated per job by seq.
 When the connection drops, the listener reconnects with backoff, wakes every waiter
 and replays events appended meanwhile.
@@ -21,7 +22,6 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ttsqueue.backends import postgres_rows as rows
 from ttsqueue.backends.base import StoreUnavailable
 from ttsqueue.backends.postgres_conn import Conn, Q
 from ttsqueue.models import Event
@@ -117,18 +117,14 @@ class Listener:
         if channel == self._channels[0]:
             self._wake()
             return
-        # "<largest id>|<JSON array of events>" or "<largest id>|{"ids": [...]}"
+        # "<largest id>|{"ids": [...]}"
         head, _, body = payload.partition("|")
-        if not self._subscribers:  # nobody here wants events: skip decoding them
+        if not self._subscribers:  # nobody here wants events: skip fetching them
             self._last_id = max(self._last_id, int(head))
             return
         data: Any = json.loads(body)
-        if isinstance(data, list):
-            for item in data:
-                self._publish(rows.event(item))
-        else:
-            for event in await self._fetch_ids([int(i) for i in data["ids"]]):
-                self._publish(event)
+        for event in await self._fetch_ids([int(i) for i in data["ids"]]):
+            self._publish(event)
 
     async def _replay(self) -> None:
         if not self._subscribers:

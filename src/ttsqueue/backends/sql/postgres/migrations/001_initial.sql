@@ -184,30 +184,19 @@ CREATE TRIGGER tasks_work_update AFTER UPDATE ON tasks
 REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
 FOR EACH STATEMENT EXECUTE FUNCTION tq_notify_work();
 
--- Publish the events a statement appended, a few per notification: the payload is
--- "<largest id>|<JSON array of the events>", or "<largest id>|{"ids": [...]}" when the
--- events are too large for NOTIFY (listeners then fetch them by id).
+-- Publish the ids of the events a statement appended, up to 300 per notification:
+-- the payload is "<largest id>|{"ids": [...]}"; a listener with subscribers fetches
+-- them by id (by key). Building the events' JSON here cost as much as inserting them.
 CREATE FUNCTION tq_notify_event() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT
 AS $$
 BEGIN
     PERFORM pg_notify(TG_TABLE_SCHEMA || '.events', g.payload)
     FROM (
-        SELECT max(b.id) || '|' || CASE
-                WHEN sum(octet_length(b.body) + 1) <= 7900
-                THEN '[' || string_agg(b.body, ',' ORDER BY b.id) || ']'
-                ELSE json_build_object('ids', json_agg(b.id ORDER BY b.id))::text
-            END AS payload
-        FROM (
-            SELECT e.id, e.body,
-                   sum(octet_length(e.body) + 1) OVER (ORDER BY e.id) / 7000 AS chunk
-            FROM (
-                SELECT n.id, json_build_object(
-                    'id', n.id, 'job_id', n.job_id, 'user_id', n.user_id, 'seq', n.seq,
-                    'type', n.type, 'data', n.data, 'at', n.at)::text AS body
-                FROM new_rows n
-            ) e
-        ) b
+        SELECT max(b.id) || '|{"ids": [' || string_agg(b.id::text, ',' ORDER BY b.id) || ']}'
+                   AS payload
+        FROM (SELECT n.id, (row_number() OVER (ORDER BY n.id) - 1) / 300 AS chunk
+              FROM new_rows n) b
         GROUP BY b.chunk
         ORDER BY b.chunk
     ) g;
