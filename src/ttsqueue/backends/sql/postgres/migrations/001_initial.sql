@@ -547,6 +547,7 @@ RETURNS TABLE (id text, token bigint, job_id text, user_id text, kind text, idx 
 LANGUAGE plpgsql SET search_path FROM CURRENT
 SET enable_seqscan = off  -- key lookups only, whatever the table statistics say
 SET plan_cache_mode = force_generic_plan  -- planned once per connection, not per call
+SET jit = off  -- compiling costs milliseconds per call, more than these statements run
 AS $$
 DECLARE
     v_counter bigint;
@@ -766,6 +767,7 @@ RETURNS TABLE (id text, state text)
 LANGUAGE plpgsql SET search_path FROM CURRENT
 SET enable_seqscan = off  -- key lookups only, whatever the table statistics say
 SET plan_cache_mode = force_generic_plan  -- planned once per connection, not per call
+SET jit = off  -- compiling costs milliseconds per call, more than these statements run
 AS $$
 DECLARE
     v_now   double precision := tq_now();
@@ -840,6 +842,7 @@ RETURNS SETOF boolean
 LANGUAGE plpgsql SET search_path FROM CURRENT
 SET enable_seqscan = off  -- key lookups only, whatever the table statistics say
 SET plan_cache_mode = force_generic_plan  -- planned once per connection, not per call
+SET jit = off  -- compiling costs milliseconds per call, more than these statements run
 AS $$
 DECLARE
     v_now  double precision := tq_now();
