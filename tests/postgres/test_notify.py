@@ -95,3 +95,24 @@ async def test_events_of_a_large_statement_all_reach_a_subscriber_in_order(
     assert [e.job_id for e in seen] == [r.job.id for r in made]
     assert {e.type for e in seen} == {EventType.QUEUED}
     assert [e.id for e in seen] == sorted(e.id for e in seen)
+
+
+async def test_wait_for_work_returns_when_a_finished_task_frees_its_owners_cap(
+    pg: PostgresBackend, pg2: PostgresBackend
+) -> None:
+    await pg2.enqueue([book("dora", chapters=2, max_concurrency=1)])
+    (first,) = await pg2.claim(worker_id="a", limit=5, lease_s=30)
+    assert await pg.claim(worker_id="b", limit=5, lease_s=30) == []  # dora is at her cap
+
+    async def timed_wait() -> float:
+        start = time.monotonic()
+        await pg.wait_for_work(10)
+        return time.monotonic() - start
+
+    waiter = asyncio.create_task(timed_wait())
+    await asyncio.sleep(0.2)  # the waiter is parked
+    assert not waiter.done()
+    await pg2.complete([Completion(first.lease, {"path": "x"})])
+    elapsed = await asyncio.wait_for(waiter, 15)
+    assert elapsed < 5.0  # far below the 10 s timeout: a notification, not the poll
+    assert len(await pg.claim(worker_id="b", limit=5, lease_s=30)) == 1

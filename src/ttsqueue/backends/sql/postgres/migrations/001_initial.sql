@@ -166,12 +166,15 @@ AS $$
 $$;
 
 -- Notify listeners of this schema that work may be runnable: once per statement that
--- inserted or updated tasks to pending (a hint, so a spurious one is harmless).
+-- inserted or updated tasks to pending, or finished tasks (their owner's cap has room
+-- again: an idle worker whose last claim found every owner at their cap claims now,
+-- not at its next poll). A hint, so a spurious one is harmless.
 CREATE FUNCTION tq_notify_work() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT
 AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM new_rows WHERE status = 'pending') THEN
+    IF EXISTS (SELECT 1 FROM new_rows
+               WHERE status IN ('pending', 'completed', 'failed', 'cancelled')) THEN
         PERFORM pg_notify(TG_TABLE_SCHEMA || '.work', '');
     END IF;
     RETURN NULL;
