@@ -112,9 +112,8 @@ class PostgresBackend(Backend):
         if not specs:
             return []
 
-        async def work(conn: Conn) -> list[EnqueueResult]:
-            async with conn.transaction():
-                return await self._enqueue_on(conn, specs, qualified=False)
+        async def work(conn: Conn) -> list[EnqueueResult]:  # one statement: atomic
+            return await self._enqueue_on(conn, specs, qualified=False)
 
         return await self._db.run(work)
 
@@ -135,20 +134,17 @@ class PostgresBackend(Backend):
         if len(set(ids)) != len(ids):
             raise BackendError("a job with this id already exists")
         enqueue = formatted("enqueue_in", self.schema) if qualified else QB["enqueue"]
-        select = formatted("jobs_by_ids_in", self.schema) if qualified else QB["jobs_by_ids"]
         try:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(enqueue, {"specs": rows.specs_json(specs)})
             made = await cur.fetchall()
-            await cur.execute(select, {"ids": [r["job_id"] for r in made]})
-            found = {r["id"]: rows.job(r) for r in await cur.fetchall()}
         except errors.UniqueViolation as exc:
             raise BackendError("a job with this id already exists") from exc
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             if isinstance(exc, errors.TransactionRollback):
                 raise
             raise unavailable(exc) from exc
-        return [EnqueueResult(found[r["job_id"]], bool(r["created"])) for r in made]
+        return [EnqueueResult(rows.job(r), bool(r["created"])) for r in made]
 
     # -- workers ---------------------------------------------------------------------
 

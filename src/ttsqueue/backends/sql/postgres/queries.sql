@@ -35,16 +35,10 @@ SELECT 1
 -- ---------------------------------------------------------------- producers
 
 -- name: enqueue
-SELECT ord, job_id, created FROM tq_enqueue(%(specs)s::jsonb) ORDER BY ord
+SELECT e.created, (e.job).* FROM tq_enqueue(%(specs)s::jsonb) AS e ORDER BY e.ord
 
 -- name: enqueue_in
-SELECT ord, job_id, created FROM {schema}.tq_enqueue(%(specs)s::jsonb) ORDER BY ord
-
--- name: jobs_by_ids
-SELECT * FROM jobs WHERE id = ANY(%(ids)s::text[])
-
--- name: jobs_by_ids_in
-SELECT * FROM {schema}.jobs WHERE id = ANY(%(ids)s::text[])
+SELECT e.created, (e.job).* FROM {schema}.tq_enqueue(%(specs)s::jsonb) AS e ORDER BY e.ord
 
 -- ---------------------------------------------------------------- workers
 

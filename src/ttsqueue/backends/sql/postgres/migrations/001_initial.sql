@@ -326,12 +326,16 @@ $$;
 
 -- ------------------------------------------------------------------ enqueue
 
--- Insert books (a JSON array of specs) in order, set-based; returns each job id and
--- whether it was created (False: the idempotency key matched an existing job, or an
--- earlier spec of the same batch).
+-- Insert books (a JSON array of specs) in order, set-based; returns each spec's job row
+-- and whether it was created (False: the idempotency key matched an existing job, or
+-- an earlier spec of the same batch), so that an enqueue is one statement and one
+-- round trip.
 CREATE FUNCTION tq_enqueue(p_specs jsonb)
-RETURNS TABLE (ord integer, job_id text, created boolean)
+RETURNS TABLE (ord integer, created boolean, job jobs)
 LANGUAGE plpgsql SET search_path FROM CURRENT
+SET enable_seqscan = off  -- key lookups only, whatever the table statistics say
+SET plan_cache_mode = force_generic_plan  -- planned once per connection, not per call
+SET jit = off  -- compiling costs milliseconds per call, more than these statements run
 AS $$
 DECLARE
     v_now  double precision := tq_now();
@@ -407,13 +411,12 @@ BEGIN
     SELECT coalesce(array_agg(m.o), '{}') INTO v_made FROM made m;
     -- a spec whose key matched returns the job holding that key (committed, or ours)
     RETURN QUERY
-        SELECT x.o::integer,
-               CASE WHEN x.o = ANY(v_made) THEN x.s->>'id' ELSE (
-                   SELECT j.id FROM jobs j
-                   WHERE j.user_id = x.s->>'user_id'
-                     AND j.idempotency_key = x.s->>'idempotency_key') END,
-               x.o = ANY(v_made)
+        SELECT x.o::integer, x.o = ANY(v_made), j
         FROM jsonb_array_elements(p_specs) WITH ORDINALITY AS x(s, o)
+        JOIN jobs j ON j.id = CASE WHEN x.o = ANY(v_made) THEN x.s->>'id' ELSE (
+                   SELECT k.id FROM jobs k
+                   WHERE k.user_id = x.s->>'user_id'
+                     AND k.idempotency_key = x.s->>'idempotency_key') END
         ORDER BY x.o;
 END
 $$;
