@@ -49,7 +49,8 @@ SELECT e.created, (e.job).* FROM {schema}.tq_enqueue(%(specs)s::jsonb) AS e ORDE
 SELECT
     (SELECT count(*) FROM tq_claim('', 0, 0, 0)) AS claim,
     (SELECT count(*) FROM tq_heartbeat('{}', '{}', 0, '{}', '{}')) AS heartbeat,
-    (SELECT count(*) FROM tq_complete('{}', '{}', '{}')) AS complete
+    (SELECT count(*) FROM tq_complete('{}', '{}', '{}')) AS complete,
+    (SELECT count(*) FROM tq_enqueue('[]')) AS enqueue
 
 -- name: claim
 SELECT * FROM tq_claim(%(worker)s, %(limit)s, %(lease)s::float8, %(starve)s)
