@@ -592,15 +592,11 @@ BEGIN
                 SELECT t.user_id, t.id, t.priority, t.job_seq, t.idx, t.run_at FROM tasks t
                 WHERE t.status = 'pending' AND t.user_id > pu.user_id
                 ORDER BY t.user_id, t.priority DESC, t.job_seq, t.idx LIMIT 1) nx
-        ), heads AS MATERIALIZED (  -- each user with room: their best and FIFO-first task
-            SELECT u.user_id, u.last_served,
-                   least(p_limit, u.max_concurrency - r.n)::integer AS room,
+        ), heads AS MATERIALIZED (  -- each user's best and FIFO-first runnable task
+            SELECT u.user_id, u.last_served, u.max_concurrency,
                    h.priority AS h_priority, h.job_seq AS h_seq, h.idx AS h_idx,
                    f.job_seq AS f_seq, f.idx AS f_idx
             FROM pu JOIN users u ON u.user_id = pu.user_id
-            CROSS JOIN LATERAL (
-                SELECT count(*) AS n FROM tasks r
-                WHERE r.user_id = u.user_id AND r.status = 'running') r
             CROSS JOIN LATERAL (  -- the walk's task when runnable, else a search
                 (SELECT pu.priority, pu.job_seq, pu.idx
                  WHERE pu.run_at <= v_now AND pu.id <> ALL(v_skip))
@@ -615,21 +611,35 @@ BEGIN
                 WHERE v_fifo AND t.user_id = u.user_id AND t.status = 'pending'
                   AND t.run_at <= v_now AND t.id <> ALL(v_skip)
                 ORDER BY t.job_seq, t.idx LIMIT 1) f ON true
-            WHERE u.max_concurrency > r.n
         ), us AS MATERIALIZED (
-            -- Only the first p_limit users by their head task can be served: a user
-            -- nobody served keeps their head and last_served, so while fewer than
-            -- p_limit slots are taken, one of the first p_limit is still unserved and
-            -- comes before every user further down (by priority order, and by FIFO
-            -- order for the starvation slots).
+            -- Only the first p_limit users with room, by their head task, can be
+            -- served: a user nobody served keeps their head and last_served, so while
+            -- fewer than p_limit slots are taken, one of the first p_limit is still
+            -- unserved and comes before every user further down (by priority order,
+            -- and by FIFO order for the starvation slots). Users are taken in that
+            -- order and their running tasks counted until p_limit have room.
             SELECT (row_number() OVER ())::integer AS uid, x.user_id, x.last_served, x.room
             FROM (
-                (SELECT hd.user_id, hd.last_served, hd.room FROM heads hd
+                (SELECT hd.user_id, hd.last_served,
+                        least(p_limit, hd.max_concurrency - r.n)::integer AS room
+                 FROM (SELECT * FROM heads ORDER BY h_priority DESC, last_served, h_seq, h_idx
+                       OFFSET 0) hd  -- sorted first: counted in order, until p_limit
+                 CROSS JOIN LATERAL (
+                     SELECT count(*) AS n FROM tasks r
+                     WHERE r.user_id = hd.user_id AND r.status = 'running') r
+                 WHERE hd.max_concurrency > r.n
                  ORDER BY hd.h_priority DESC, hd.last_served, hd.h_seq, hd.h_idx
                  LIMIT p_limit)
                 UNION
-                (SELECT hd.user_id, hd.last_served, hd.room FROM heads hd
-                 WHERE v_fifo ORDER BY hd.f_seq, hd.f_idx LIMIT p_limit)
+                (SELECT hd.user_id, hd.last_served,
+                        least(p_limit, hd.max_concurrency - r.n)::integer AS room
+                 FROM (SELECT * FROM heads WHERE v_fifo ORDER BY f_seq, f_idx OFFSET 0) hd
+                 CROSS JOIN LATERAL (
+                     SELECT count(*) AS n FROM tasks r
+                     WHERE r.user_id = hd.user_id AND r.status = 'running') r
+                 WHERE hd.max_concurrency > r.n
+                 ORDER BY hd.f_seq, hd.f_idx
+                 LIMIT p_limit)
             ) x
         ), cand AS MATERIALIZED (
             SELECT (row_number() OVER ())::integer AS cid, us.uid, c.id, c.priority,
