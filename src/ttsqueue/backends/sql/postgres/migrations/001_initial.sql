@@ -166,15 +166,18 @@ AS $$
 $$;
 
 -- Notify listeners of this schema that work may be runnable: once per statement that
--- inserted or updated tasks to pending, or finished tasks (their owner's cap has room
--- again: an idle worker whose last claim found every owner at their cap claims now,
--- not at its next poll). A hint, so a spurious one is harmless.
+-- inserted or updated tasks to pending, or finished a task whose owner has pending
+-- tasks (their cap has room again: an idle worker whose last claim found every owner
+-- at their cap claims now, not at its next poll). A hint: a spurious one is harmless.
 CREATE FUNCTION tq_notify_work() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT
 AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM new_rows
-               WHERE status IN ('pending', 'completed', 'failed', 'cancelled')) THEN
+    IF EXISTS (SELECT 1 FROM new_rows WHERE status = 'pending')
+       OR EXISTS (SELECT 1 FROM new_rows n
+                  WHERE n.status IN ('completed', 'failed', 'cancelled')
+                    AND EXISTS (SELECT 1 FROM tasks p
+                                WHERE p.user_id = n.user_id AND p.status = 'pending')) THEN
         PERFORM pg_notify(TG_TABLE_SCHEMA || '.work', '');
     END IF;
     RETURN NULL;
