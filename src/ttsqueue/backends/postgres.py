@@ -196,7 +196,7 @@ class PostgresBackend(Backend):
             {
                 "ids": [c.lease.task_id for c in completions],
                 "tokens": [c.lease.token for c in completions],
-                "results": [Jsonb(dict(c.result)) for c in completions],
+                "results": Jsonb([dict(c.result) for c in completions]),
             },
         )
         return [bool(r["ok"]) for r in found]

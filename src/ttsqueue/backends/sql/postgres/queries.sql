@@ -61,8 +61,13 @@ SELECT id, state FROM tq_heartbeat(
     %(prog)s::float8[])
 
 -- name: complete
+-- the results come as one JSON array (a jsonb[] parameter costs the client a JSON
+-- encoding per element, ten times the time of one encoding of the array)
 SELECT tq_complete AS ok FROM tq_complete(
-    %(ids)s::text[], %(tokens)s::bigint[], %(results)s::jsonb[])
+    %(ids)s::text[], %(tokens)s::bigint[],
+    ARRAY(SELECT r.value FROM jsonb_array_elements(%(results)s::jsonb) WITH ORDINALITY
+                              AS r(value, o)
+          ORDER BY r.o))
 
 -- name: fail
 SELECT tq_fail(%(id)s, %(token)s, %(error)s, %(retry_at)s::float8) AS ok
