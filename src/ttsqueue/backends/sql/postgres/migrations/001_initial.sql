@@ -804,7 +804,9 @@ BEGIN
             SELECT s.id, s.job_id, s.token, s.status, s.progress FROM tasks s
             WHERE s.id = l.id OFFSET 0) t
         JOIN jobs j ON j.id = t.job_id AND j.status NOT IN ('cancelled', 'failed')
-        LEFT JOIN unnest(p_prog_ids, p_prog) AS p(id, value) ON p.id = l.id
+        -- the task's progress value, if sent (a search of the array, not a join that
+        -- the generic plan runs as a loop over every pair)
+        CROSS JOIN LATERAL (SELECT p_prog[array_position(p_prog_ids, l.id)] AS value) p
         WHERE t.token = l.token AND t.status = 'running'
     ), upd AS (
         UPDATE tasks t SET lease_expires_at = v_now + p_lease,
