@@ -171,6 +171,7 @@ $$;
 -- at their cap claims now, not at its next poll). A hint: a spurious one is harmless.
 CREATE FUNCTION tq_notify_work() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT
+SET enable_seqscan = off  -- the owner's pending tasks by index, whoever planned it first
 AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM new_rows WHERE status = 'pending')
