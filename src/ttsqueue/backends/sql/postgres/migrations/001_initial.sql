@@ -230,40 +230,20 @@ CREATE TRIGGER jobs_delete_rows AFTER DELETE ON jobs REFERENCING OLD TABLE AS ol
 FOR EACH STATEMENT EXECUTE FUNCTION tq_delete_job_rows();
 
 -- Status count deltas from each statement's transition tables.
-CREATE FUNCTION tq_count_jobs() RETURNS trigger
+-- The trigger's argument (TG_ARGV[0]) names the kind of row: 'job' or 'task'.
+CREATE FUNCTION tq_count_rows() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO status_counts (kind, status, n)
-        SELECT 'job', status, count(*) FROM new_rows GROUP BY status;
+        SELECT TG_ARGV[0], status, count(*) FROM new_rows GROUP BY status;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO status_counts (kind, status, n)
-        SELECT 'job', status, -count(*) FROM old_rows GROUP BY status;
+        SELECT TG_ARGV[0], status, -count(*) FROM old_rows GROUP BY status;
     ELSE
         INSERT INTO status_counts (kind, status, n)
-        SELECT 'job', status, sum(n) FROM (
-            SELECT status, 1 AS n FROM new_rows
-            UNION ALL SELECT status, -1 FROM old_rows
-        ) d GROUP BY status HAVING sum(n) <> 0;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION tq_count_tasks() RETURNS trigger
-LANGUAGE plpgsql SET search_path FROM CURRENT
-AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO status_counts (kind, status, n)
-        SELECT 'task', status, count(*) FROM new_rows GROUP BY status;
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO status_counts (kind, status, n)
-        SELECT 'task', status, -count(*) FROM old_rows GROUP BY status;
-    ELSE
-        INSERT INTO status_counts (kind, status, n)
-        SELECT 'task', status, sum(n) FROM (
+        SELECT TG_ARGV[0], status, sum(n) FROM (
             SELECT status, 1 AS n FROM new_rows
             UNION ALL SELECT status, -1 FROM old_rows
         ) d GROUP BY status HAVING sum(n) <> 0;
@@ -273,19 +253,19 @@ END
 $$;
 
 CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION tq_count_jobs();
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_rows('job');
 CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
 REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION tq_count_jobs();
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_rows('job');
 CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
-FOR EACH STATEMENT EXECUTE FUNCTION tq_count_jobs();
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_rows('job');
 CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION tq_count_tasks();
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_rows('task');
 CREATE TRIGGER tasks_count_update AFTER UPDATE ON tasks
 REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION tq_count_tasks();
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_rows('task');
 CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks REFERENCING OLD TABLE AS old_rows
-FOR EACH STATEMENT EXECUTE FUNCTION tq_count_tasks();
+FOR EACH STATEMENT EXECUTE FUNCTION tq_count_rows('task');
 
 -- Fold the deltas into one row per (kind, status); run by the reaper.
 CREATE FUNCTION tq_fold_counts() RETURNS void
