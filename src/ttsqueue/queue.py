@@ -34,6 +34,7 @@ from ttsqueue.models import (
 )
 from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage, write_atomic
+from ttsqueue.tts.base import MAX_SPEED, MIN_SPEED
 
 log = logging.getLogger("ttsqueue.queue")
 
@@ -130,8 +131,8 @@ class Queue:
         if fmt not in OUTPUT_FORMATS:
             raise QueueError("output_format", f"one of {', '.join(OUTPUT_FORMATS)}")
         voice = book.voice or Voice(engine=s.default_engine, name=s.default_voice)
-        if not 0.25 <= voice.speed <= 4.0:
-            raise QueueError("voice.speed", "between 0.25 and 4.0")
+        if not MIN_SPEED <= voice.speed <= MAX_SPEED:
+            raise QueueError("voice.speed", f"between {MIN_SPEED} and {MAX_SPEED}")
         if self._check_voice is not None:
             problem = self._check_voice(voice)
             if problem:

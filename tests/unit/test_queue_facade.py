@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from ttsqueue.backends import open_backend
-from ttsqueue.models import Chapter, User
+from ttsqueue.models import Chapter, User, Voice
 from ttsqueue.queue import BookRequest, Queue, QueueError
 from ttsqueue.settings import Settings
 
@@ -44,3 +44,10 @@ async def test_a_cover_must_be_a_reasonable_jpeg_or_png(queue: Queue, cover: byt
         await queue.add_job(ALICE, book(cover=cover))
     assert caught.value.field == "cover"
     assert not queue.storage.root.exists() or not any(queue.storage.root.iterdir())
+
+
+@pytest.mark.parametrize("speed", [0.1, 5.0, float("nan")])
+async def test_speed_outside_the_engines_range_names_the_field(queue: Queue, speed: float) -> None:
+    with pytest.raises(QueueError) as caught:
+        await queue.add_job(ALICE, book(voice=Voice(speed=speed)))
+    assert caught.value.field == "voice.speed"
