@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { generate } from "./generate.mjs";
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 let failed = false;
 
@@ -28,11 +30,7 @@ if (python) {
 const dir = mkdtempSync(join(tmpdir(), "ttsqueue-schema-"));
 try {
   const generated = join(dir, "schema.ts");
-  execFileSync(
-    process.execPath,
-    [join(root, "node_modules/openapi-typescript/bin/cli.js"), join(root, "openapi.json"), "--output", generated],
-    { stdio: "ignore" },
-  );
+  generate(generated, true);
   if (readFileSync(generated, "utf8") !== readFileSync(join(root, "src/schema.ts"), "utf8")) {
     console.error("src/schema.ts is out of date with openapi.json: run `make openapi` and commit");
     failed = true;

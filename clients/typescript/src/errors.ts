@@ -16,7 +16,7 @@ export class TTSQueueError extends Error {
     super(message);
   }
 
-  /** The first error item's `type` (`not_found`, `not_ready`, `rate_limited`, …). */
+  /** The first error item's `type` (`notfound`, `not_ready`, `rate_limited`, …). */
   get type(): string | undefined {
     return this.detail[0]?.type;
   }

@@ -371,7 +371,7 @@ export interface components {
              * Currency Note
              * @default prices are per million characters, in the unit they are configured in
              */
-            currency_note: string;
+            currency_note?: string;
             /** Prices */
             prices: {
                 [key: string]: number;
@@ -674,42 +674,42 @@ export interface components {
              * Jobs
              * @default 0
              */
-            jobs: number;
+            jobs?: number;
             /**
              * Completed
              * @default 0
              */
-            completed: number;
+            completed?: number;
             /**
              * Failed
              * @default 0
              */
-            failed: number;
+            failed?: number;
             /**
              * Cancelled
              * @default 0
              */
-            cancelled: number;
+            cancelled?: number;
             /**
              * Active
              * @default 0
              */
-            active: number;
+            active?: number;
             /**
              * Characters
              * @default 0
              */
-            characters: number;
+            characters?: number;
             /**
              * Audio S
              * @default 0
              */
-            audio_s: number;
+            audio_s?: number;
             /**
              * Cost
              * @default 0
              */
-            cost: number;
+            cost?: number;
             /** Key */
             key: string;
         };
@@ -719,7 +719,7 @@ export interface components {
              * Success
              * @default true
              */
-            success: boolean;
+            success?: boolean;
             /** Jobid */
             jobId: string;
             status: components["schemas"]["JobStatus"];
@@ -732,7 +732,7 @@ export interface components {
              * Title
              * @default
              */
-            title: string;
+            title?: string;
             /** Text */
             text: string;
         };
@@ -742,7 +742,7 @@ export interface components {
              * Success
              * @default true
              */
-            success: boolean;
+            success?: boolean;
             /** Jobs */
             jobs: components["schemas"]["LegacyStatus"][];
             /** Nextcursor */
@@ -754,7 +754,7 @@ export interface components {
              * Success
              * @default true
              */
-            success: boolean;
+            success?: boolean;
             /** Jobid */
             jobId: string;
             status: components["schemas"]["JobStatus"];
@@ -806,12 +806,12 @@ export interface components {
              * Title
              * @default
              */
-            title: string;
+            title?: string;
             /**
              * Author
              * @default
              */
-            author: string;
+            author?: string;
             /** Outputformat */
             outputFormat?: ("m4b" | "mp3" | "opus" | "m4a" | "flac" | "wav") | null;
             /** Idempotencykey */
@@ -823,7 +823,7 @@ export interface components {
              * Success
              * @default true
              */
-            success: boolean;
+            success?: boolean;
             /** Jobid */
             jobId: string;
             status: components["schemas"]["JobStatus"];
@@ -861,7 +861,7 @@ export interface components {
              * Speed
              * @default 1
              */
-            speed: number;
+            speed?: number;
         };
         /** Percentiles */
         Percentiles: {
@@ -972,17 +972,17 @@ export interface components {
              * Completed
              * @default 0
              */
-            completed: number;
+            completed?: number;
             /**
              * Failed
              * @default 0
              */
-            failed: number;
+            failed?: number;
             /**
              * Cancelled
              * @default 0
              */
-            cancelled: number;
+            cancelled?: number;
             /** Failure Rate */
             failure_rate?: number | null;
         };
@@ -992,42 +992,42 @@ export interface components {
              * Jobs
              * @default 0
              */
-            jobs: number;
+            jobs?: number;
             /**
              * Completed
              * @default 0
              */
-            completed: number;
+            completed?: number;
             /**
              * Failed
              * @default 0
              */
-            failed: number;
+            failed?: number;
             /**
              * Cancelled
              * @default 0
              */
-            cancelled: number;
+            cancelled?: number;
             /**
              * Active
              * @default 0
              */
-            active: number;
+            active?: number;
             /**
              * Characters
              * @default 0
              */
-            characters: number;
+            characters?: number;
             /**
              * Audio S
              * @default 0
              */
-            audio_s: number;
+            audio_s?: number;
             /**
              * Cost
              * @default 0
              */
-            cost: number;
+            cost?: number;
         };
         /** VoiceInfoPublic */
         VoiceInfoPublic: {
@@ -1115,12 +1115,12 @@ export interface components {
              * @description the client's own id for the chapter
              * @default null
              */
-            id: string | null;
+            id?: string | null;
             /**
              * Title
              * @default
              */
-            title: string;
+            title?: string;
             /**
              * Text
              * @description the chapter's text (limits: see the server's settings)
@@ -1135,34 +1135,34 @@ export interface components {
              * @default null
              * @example espeak
              */
-            engine: string | null;
+            engine?: string | null;
             /**
              * Name
              * @description voice name within the engine; see GET /v1/voices
              * @default null
              * @example en-us
              */
-            name: string | null;
+            name?: string | null;
             /**
              * Speed
              * @default 1
              */
-            speed: number;
+            speed?: number;
             /**
              * Pitch
              * @default null
              */
-            pitch: number | null;
+            pitch?: number | null;
             /**
              * Sentence Pause Ms
              * @default null
              */
-            sentence_pause_ms: number | null;
+            sentence_pause_ms?: number | null;
             /**
              * Paragraph Pause Ms
              * @default null
              */
-            paragraph_pause_ms: number | null;
+            paragraph_pause_ms?: number | null;
         };
         /**
          * JobCreate
@@ -1194,49 +1194,49 @@ export interface components {
              * Title
              * @default
              */
-            title: string;
+            title?: string;
             /**
              * Author
              * @default
              */
-            author: string;
+            author?: string;
             /**
              * Work Id
              * @description the client's own id for the book
              * @default null
              */
-            work_id: string | null;
+            work_id?: string | null;
             /**
              * Chapters
              * @description in reading order, at least one
              */
             chapters: components["schemas"]["ChapterIn"][];
             /** @default null */
-            voice: components["schemas"]["VoiceIn"] | null;
+            voice?: components["schemas"]["VoiceIn"] | null;
             /**
              * Output Format
              * @description default from settings
              * @default null
              */
-            output_format: ("m4b" | "mp3" | "opus" | "m4a" | "flac" | "wav") | null;
+            output_format?: ("m4b" | "mp3" | "opus" | "m4a" | "flac" | "wav") | null;
             /**
              * Priority
              * @description 0 (lowest) to 9 within the caller's tier; default 5
              * @default null
              */
-            priority: number | null;
+            priority?: number | null;
             /**
              * Run At
              * @description start no earlier than this (ISO 8601, or epoch seconds)
              * @default null
              */
-            run_at: number | string | null;
+            run_at?: number | string | null;
             /**
              * Idempotency Key
              * @description a repeat with the same key answers the existing job (200)
              * @default null
              */
-            idempotency_key: string | null;
+            idempotency_key?: string | null;
         };
     };
     responses: never;
