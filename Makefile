@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip
 export TTSQUEUE_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TTSQUEUE_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint unit bench bench-queue bench-tts bench-api bench-quick clean
+.PHONY: run test lint unit test-ts openapi bench bench-queue bench-tts bench-api bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,25 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint test-ts
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The TypeScript client (clients/typescript): its schema check, build and tests against a
+# real server from this .venv. Without node, a local run skips it and CI fails.
+TS_DIR := clients/typescript
+test-ts: $(VENV)/.dev-installed
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  if [ "$$CI" = true ]; then echo "test-ts: node and npm are required" >&2; exit 1; fi; \
+	  echo "test-ts: skipped (node and npm not found)"; exit 0; \
+	fi; \
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error && \
+	TTSQUEUE_PYTHON=$(CURDIR)/$(BIN)/python TTSQUEUE_BIN=$(CURDIR)/$(BIN)/ttsqueue npm test
+
+# After an API change: the server's OpenAPI schema to $(TS_DIR)/openapi.json, then the
+# client's generated types from it. Commit both.
+openapi: $(VENV)/.dev-installed
+	$(BIN)/python $(TS_DIR)/scripts/openapi.py
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error && npm run generate
 
 unit: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)
