@@ -19,7 +19,7 @@ TARGET = Path(__file__).resolve().parents[1] / "openapi.json"
 
 def current() -> str:
     """The schema as the server builds it; it does not depend on the settings."""
-    settings = Settings(_env_file=None, database_url="memory://")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url="memory://")
     schema = create_app(settings).openapi()
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
