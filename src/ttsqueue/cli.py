@@ -1,5 +1,8 @@
 """The one command-line entry point: ``ttsqueue up | api | worker | migrate | submit |
-jobs | status | stats | token | voices``."""
+jobs | status | stats | cancel | retry | download | token | voices``.
+
+The commands that read or submit jobs also talk to a remote server (``--server``); see
+:mod:`ttsqueue.cli_remote`."""
 
 from __future__ import annotations
 
@@ -435,6 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     voices = sub.add_parser("voices", help="list installed voices")
     voices.add_argument("--engine", default=None)
     voices.set_defaults(fn=cmd_voices)
+
+    from ttsqueue import cli_remote
+
+    cli_remote.install(sub)  # cancel, retry, download; --server/--token on the job commands
     return p
 
 
