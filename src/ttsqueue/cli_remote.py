@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -85,6 +86,9 @@ def _remote(command: Command, args: argparse.Namespace, settings: Settings) -> i
     import httpx
 
     from ttsqueue.client import ClientError
+
+    if settings.log_level.upper() != "DEBUG":  # not a log line per request
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     try:
         return command(args, settings)

@@ -61,6 +61,7 @@ class Remote:
     def ok(self, *args: str, **kw: object) -> str:
         done = self.run(*args, **kw)  # type: ignore[arg-type]
         assert done.returncode == 0, f"ttsqueue {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        assert "HTTP Request" not in done.stderr, "no log line per request"
         return done.stdout
 
 
