@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ttsqueue.cli import CLI_USER, CliError, _bar, _fmt_time, _open, _queue
 from ttsqueue.settings import Settings
@@ -27,6 +27,9 @@ from ttsqueue.settings import Settings
 SERVER_ENV = "TTSQUEUE_SERVER_URL"
 TOKEN_ENV = "TTSQUEUE_TOKEN"
 REMOTE_COMMANDS = ("submit", "jobs", "status", "stats", "cancel", "retry", "download")
+
+if TYPE_CHECKING:
+    from ttsqueue.client import Client, JobSummary
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -98,7 +101,7 @@ def _remote(command: Command, args: argparse.Namespace, settings: Settings) -> i
         raise CliError(f"{args.server}: {exc or type(exc).__name__}") from None
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _client(args: argparse.Namespace) -> Client:
     from ttsqueue.client import Client
 
     return Client(args.server, args.token)
@@ -151,7 +154,7 @@ def remote_status(args: argparse.Namespace, settings: Settings) -> int:
     tty = sys.stdout.isatty()
     last = ""
 
-    def show(job: Any) -> None:
+    def show(job: JobSummary) -> None:
         nonlocal last
         line = (
             f"[{_bar(job.progress_percent)}] {job.progress_percent:5.1f}% "
