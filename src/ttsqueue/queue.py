@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ttsqueue import metrics, policy
-from ttsqueue.backends.base import Backend, InvalidTransition, JobNotFound
+from ttsqueue.backends.base import ActiveJobsLimit, Backend, InvalidTransition, JobNotFound
 from ttsqueue.models import (
     OUTPUT_FORMATS,
     TERMINAL_JOB_STATUSES,
@@ -58,7 +58,16 @@ class QueueError(Exception):
 
 
 class LimitExceeded(QueueError):
+    """A per-user limit is reached; ``field`` names the limit (a setting), not an input."""
+
     status_code = 429
+
+
+def active_limit_error(exc: ActiveJobsLimit) -> LimitExceeded:
+    return LimitExceeded(
+        "max_active_jobs",
+        f"at most {exc.limit} unfinished jobs per user (max_active_jobs); {exc.active} already",
+    )
 
 
 class NotFound(QueueError):
@@ -165,6 +174,7 @@ class Queue:
             idempotency_key=key,
             max_attempts=s.max_attempts,
             max_concurrency=policy.concurrency_cap(user, s),
+            max_active_jobs=self._active_cap(user),
             metadata=metadata,
         )
 
@@ -218,19 +228,18 @@ class Queue:
             not self.backend.capabilities.transactional_enqueue or enqueue_in is None
         ):
             raise QueueError("connection", "this store cannot enqueue inside a transaction")
-        if not user.admin:
-            active = await self.active_jobs(user)
-            if active >= self.settings.max_active_jobs:
-                raise LimitExceeded(
-                    "chapters",
-                    f"{active} unfinished jobs already (limit {self.settings.max_active_jobs})",
-                )
+        await self.check_room(user)
         results: list[EnqueueResult]
         self._save_covers([spec], [book])
-        if connection is not None and enqueue_in is not None:
-            results = await enqueue_in(connection, [spec])
-        else:
-            results = await self.backend.enqueue([spec])
+        try:
+            if connection is not None and enqueue_in is not None:
+                results = await enqueue_in(connection, [spec])
+            else:
+                results = await self.backend.enqueue([spec])
+        except ActiveJobsLimit as exc:
+            if book.cover:
+                self.storage.delete_job(spec.id)
+            raise active_limit_error(exc) from None
         self._drop_unused_covers([spec], results)
         (result,) = results
         metrics.jobs_enqueued(results)
@@ -245,14 +254,36 @@ class Queue:
         return result
 
     async def add_jobs(self, user: User, books: Sequence[BookRequest]) -> list[EnqueueResult]:
-        """Enqueue many books in one transaction (batch producers, benchmarks)."""
+        """Enqueue many books in one transaction (batch producers, benchmarks): all or
+        nothing, so a batch that would take the caller past their cap on unfinished
+        jobs inserts none of its books (429)."""
         specs = [self.build_spec(user, b) for b in books]
         self._save_covers(specs, books)
-        results = await self.backend.enqueue(specs)
+        try:
+            results = await self.backend.enqueue(specs)
+        except ActiveJobsLimit as exc:
+            for spec, book in zip(specs, books, strict=True):
+                if book.cover:
+                    self.storage.delete_job(spec.id)
+            raise active_limit_error(exc) from None
         self._drop_unused_covers(specs, results)
         metrics.jobs_enqueued(results)
         log.info("enqueued %d jobs for %s", sum(r.created for r in results), user.id)
         return results
+
+    def _active_cap(self, user: User) -> int | None:
+        return None if user.admin else self.settings.max_active_jobs
+
+    async def check_room(self, user: User) -> None:
+        """A cheap early refusal (before reading a body) when the caller is already at
+        their cap on unfinished jobs. Only a hint: the store enforces the cap itself, in
+        the transaction that enqueues (or retries) the job."""
+        cap = self._active_cap(user)
+        if cap is None:
+            return
+        active = await self.active_jobs(user)
+        if active >= cap:
+            raise active_limit_error(ActiveJobsLimit(user.id, active, cap))
 
     async def active_jobs(self, user: User) -> int:
         stats = await self.backend.stats(user_id=user.id)
@@ -314,7 +345,11 @@ class Queue:
 
     async def retry_job(self, user: User, job_id: str) -> Job:
         try:
-            job = await self.backend.retry(job_id, user_id=self._scope(user))
+            job = await self.backend.retry(
+                job_id, user_id=self._scope(user), max_active_jobs=self._active_cap(user)
+            )
+        except ActiveJobsLimit as exc:
+            raise active_limit_error(exc) from None
         except JobNotFound:
             raise NotFound("job_id", f"no job {job_id}") from None
         except InvalidTransition as exc:

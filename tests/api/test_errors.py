@@ -167,6 +167,51 @@ async def test_active_jobs_per_user_answer_429(
     assert (await client.post("/v1/jobs", json=book(1), headers=ALICE)).status_code == 201
 
 
+async def test_the_active_jobs_answer_names_the_limit_and_no_input(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    settings.max_active_jobs = 1
+    await submit(client, ALICE, n=1)
+    for url, body in (("/v1/jobs", book(1)), ("/api/tts/queue", {"chapters": [{"text": "a"}]})):
+        r = await client.post(url, json=body, headers=ALICE)
+        assert r.status_code == 429, r.text
+        (item,) = r.json()["detail"]
+        assert item["loc"] == []
+        assert "max_active_jobs" in item["msg"] and "at most 1 " in item["msg"]
+
+
+async def test_retry_counts_against_the_active_jobs_cap(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    settings.max_active_jobs = 2
+    first = await submit(client, ALICE, n=1)
+    await client.delete(f"/v1/jobs/{first}", headers=ALICE)
+    await submit(client, ALICE, n=1)
+    second = await submit(client, ALICE, n=1)
+    r = await client.post(f"/v1/jobs/{first}/retry", headers=ALICE)
+    assert r.status_code == 429, r.text
+    assert "max_active_jobs" in r.json()["detail"][0]["msg"]
+    assert (await client.get(f"/v1/jobs/{first}", headers=ALICE)).json()["status"] == "cancelled"
+    await client.delete(f"/v1/jobs/{second}", headers=ALICE)
+    r = await client.post(f"/v1/jobs/{first}/retry", headers=ALICE)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "queued"
+
+
+async def test_retry_counts_against_the_submission_rate(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    job = await submit(client, ALICE, n=1)
+    await client.delete(f"/v1/jobs/{job}", headers=ALICE)
+    app.state.api.submissions.limit = 2  # the submission above was the first
+    assert (await client.post(f"/v1/jobs/{job}/retry", headers=ALICE)).status_code == 200
+    await client.delete(f"/v1/jobs/{job}", headers=ALICE)
+    r = await client.post(f"/v1/jobs/{job}/retry", headers=ALICE)
+    assert r.status_code == 429, r.text
+    assert "per minute" in r.json()["detail"][0]["msg"]
+    assert "retry-after" in r.headers
+
+
 @pytest.mark.parametrize(
     ("url", "loc"),
     [

@@ -181,8 +181,10 @@ class SqliteBackend(Backend):
         self._local_writes += 1
         return job
 
-    async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
-        job = await self._db.run(jobs.retry, job_id, user_id)
+    async def retry(
+        self, job_id: str, *, user_id: str | None = None, max_active_jobs: int | None = None
+    ) -> Job:
+        job = await self._db.run(jobs.retry, job_id, user_id, max_active_jobs)
         self._local_writes += 1
         return job
 

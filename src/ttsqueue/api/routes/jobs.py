@@ -160,9 +160,16 @@ async def cancel_job(job_id: JobId, queue: QueueDep, user: CurrentUser) -> JobPu
     return present.job(await queue.get_job(user, job_id))
 
 
-@router.post("/{job_id}/retry", response_model=JobPublic, responses=responses(401, 404, 409, 422))
-async def retry_job(job_id: JobId, queue: QueueDep, user: CurrentUser) -> JobPublic:
-    """Run a failed or cancelled job again; finished chapters are kept (409 otherwise)."""
+@router.post(
+    "/{job_id}/retry", response_model=JobPublic, responses=responses(401, 404, 409, 422, 429)
+)
+async def retry_job(
+    request: Request, job_id: JobId, queue: QueueDep, user: CurrentUser
+) -> JobPublic:
+    """Run a failed or cancelled job again; finished chapters are kept (409 otherwise).
+    A retry counts as a submission: against the per-minute rate and the cap on
+    unfinished jobs (429)."""
+    await check_rate(request, user)
     await queue.retry_job(user, job_id)
     return present.job(await queue.get_job(user, job_id))
 

@@ -132,7 +132,7 @@ ORDER BY id DESC LIMIT %(limit)s
 SELECT tq_cancel(%(id)s, %(user)s::text) AS outcome
 
 -- name: retry
-SELECT tq_retry(%(id)s, %(user)s::text) AS outcome
+SELECT tq_retry(%(id)s, %(user)s::text, %(max_active)s::integer) AS outcome
 
 -- name: set_priority
 SELECT tq_set_priority(%(id)s, %(priority)s) AS outcome
