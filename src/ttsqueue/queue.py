@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ttsqueue import metrics, policy
+from ttsqueue import metrics, policy, strings
 from ttsqueue.backends.base import ActiveJobsLimit, Backend, InvalidTransition, JobNotFound
 from ttsqueue.models import (
     OUTPUT_FORMATS,
@@ -41,6 +41,7 @@ log = logging.getLogger("ttsqueue.queue")
 MAX_TITLE_CHARS = 500
 MAX_KEY_CHARS = 200
 MAX_PAGE = 200
+MAX_RUN_AT = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last moment a datetime holds
 
 VoiceCheck = Callable[[Voice], str | None]
 TextCheck = Callable[[str], str | None]  # e.g. SSML that is not well-formed
@@ -103,6 +104,23 @@ def _write_bytes(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
+def _check_strings(book: BookRequest) -> None:
+    """The one rule for strings (:mod:`ttsqueue.strings`) on a book's own fields; its
+    chapters are checked with their other limits."""
+    fields: list[tuple[str, str | None]] = [
+        ("title", book.title),
+        ("author", book.author),
+        ("work_id", book.work_id),
+        ("idempotency_key", book.idempotency_key),
+    ]
+    if book.voice is not None:
+        fields += [("voice.engine", book.voice.engine), ("voice.name", book.voice.name)]
+    fields += list(strings.walk(book.metadata or {}, "metadata"))
+    for name, value in fields:
+        if value is not None and (bad := strings.problem(value)):
+            raise QueueError(name, bad)
+
+
 def _cover_ext(cover: bytes) -> str:
     if len(cover) > MAX_COVER_BYTES:
         raise QueueError("cover", f"at most {MAX_COVER_BYTES // (1024 * 1024)} MiB")
@@ -132,6 +150,7 @@ class Queue:
     def build_spec(self, user: User, book: BookRequest) -> JobSpec:
         """Validate a book and apply the caller's tier; raises :class:`QueueError`."""
         s = self.settings
+        _check_strings(book)
         chapters = self._check_chapters(book.chapters)
         for name, value in (("title", book.title), ("author", book.author)):
             if len(value) > MAX_TITLE_CHARS:
@@ -153,6 +172,8 @@ class Queue:
                 "priority",
                 f"between {policy.MIN_REQUESTED_PRIORITY} and {policy.MAX_REQUESTED_PRIORITY}",
             )
+        if book.run_at is not None and not 0 <= book.run_at <= MAX_RUN_AT:
+            raise QueueError("run_at", "between 1970 and the end of the year 9999 (UTC)")
         key = book.idempotency_key
         if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
             raise QueueError("idempotency_key", f"1 to {MAX_KEY_CHARS} characters")
@@ -202,12 +223,17 @@ class Queue:
             raise QueueError("chapters", f"at most {s.max_chapters} chapters per book")
         total = 0
         for i, ch in enumerate(chapters):
-            if not ch.text.strip():
-                raise QueueError(f"chapters.{i}.text", "chapter text is empty")
+            for name, value in (("id", ch.id), ("title", ch.title)):
+                if value is not None and (bad := strings.problem(value)):
+                    raise QueueError(f"chapters.{i}.{name}", bad)
             if len(ch.text) > s.max_chapter_chars:
                 raise QueueError(
                     f"chapters.{i}.text", f"at most {s.max_chapter_chars} characters per chapter"
                 )
+            if bad := strings.problem(ch.text, text=True):
+                raise QueueError(f"chapters.{i}.text", bad)
+            if not ch.text.strip():
+                raise QueueError(f"chapters.{i}.text", "chapter text is empty")
             if len(ch.title) > MAX_TITLE_CHARS:
                 raise QueueError(f"chapters.{i}.title", f"at most {MAX_TITLE_CHARS} characters")
             if self._check_text is not None and (problem := self._check_text(ch.text)):

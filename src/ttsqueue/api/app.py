@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ttsqueue import __version__, dashboard, tts
 from ttsqueue.api import errors
 from ttsqueue.api.deps import ApiState
+from ttsqueue.api.guards import StringGuard
 from ttsqueue.api.ratelimit import SlidingWindow
 from ttsqueue.api.routes import admin, audio, events, health, jobs, legacy, stats, voices
 from ttsqueue.api.schemas import JobCreate
@@ -137,5 +138,6 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     app.include_router(admin.metrics_router)
     app.include_router(dashboard.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(StringGuard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
+from ttsqueue import strings
 from ttsqueue.api import present
 from ttsqueue.api.deps import AdminUser, CurrentUser, JobId, QueueDep, StateDep
 from ttsqueue.api.errors import ApiError, responses
@@ -96,7 +97,10 @@ def decode_cursor(cursor: str | None) -> str | None:
         return None
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        return raw.decode()
+        decoded = raw.decode()
+        if strings.problem(decoded):
+            raise ValueError("a cursor holds no control characters")
+        return decoded
     except (binascii.Error, ValueError):
         raise ApiError(422, "invalid cursor", loc=["query", "cursor"]) from None
 
