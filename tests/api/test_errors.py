@@ -254,3 +254,22 @@ async def test_deeply_nested_json_is_refused_not_crashed(client: httpx.AsyncClie
     for url in ("/v1/jobs", "/api/tts/queue"):
         r = await client.post(url, content=deep, headers=JSON)
         assert r.status_code in (400, 422), (url, r.status_code)
+
+
+async def test_a_voice_cannot_name_a_file_on_the_server(
+    client: httpx.AsyncClient, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the path exists or not, the answer is the same 422: no file is read and
+    nothing is learnt about the server's files."""
+    monkeypatch.delenv("TTSQUEUE_PIPER_VOICES_DIR", raising=False)
+    (tmp_path / "real.onnx").write_bytes(b"model")
+    (tmp_path / "real.onnx.json").write_text("{}")
+    answers = []
+    for path in (tmp_path / "real.onnx", tmp_path / "absent.onnx"):
+        body = book(1, voice={"engine": "piper", "name": str(path)})
+        r = await client.post("/v1/jobs", json=body, headers=ALICE)
+        assert r.status_code == 422, r.text
+        (item,) = r.json()["detail"]
+        assert item["loc"] == ["body", "voice"]
+        answers.append(item["msg"].replace(str(path), "PATH"))
+    assert answers[0] == answers[1]
