@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     port: int = 8000
     jwt_secret: str | None = None
     jwt_audience: str | None = None
+    request_timeout_s: float = Field(
+        60.0, gt=0, description="a request's headers and body must arrive within this"
+    )
 
     # leases and retries
     lease_s: float = Field(15.0, gt=0, description="a dead worker's task is taken over after this")

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsqueue import __version__, dashboard, tts
@@ -33,7 +34,8 @@ answer `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
 
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` (413): by Content-Length up front, and by
-    counting what actually arrives (a chunked or lying client)."""
+    counting what actually arrives (a chunked or lying client). A body cut short by the
+    client leaving is not an error of ours."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -72,7 +74,10 @@ class BodyLimit:
                     raise errors.BodyTooLarge(self.max_bytes)
             return message
 
-        await self.app(scope, limited, send)
+        try:
+            await self.app(scope, limited, send)
+        except ClientDisconnect:
+            pass  # the client left (or was cut off) before its body arrived: nobody to answer
 
 
 async def _no_receive() -> Message:
