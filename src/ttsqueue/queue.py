@@ -18,7 +18,6 @@ from ttsqueue import metrics, policy, strings
 from ttsqueue.backends.base import ActiveJobsLimit, Backend, InvalidTransition, JobNotFound
 from ttsqueue.models import (
     OUTPUT_FORMATS,
-    TERMINAL_JOB_STATUSES,
     Chapter,
     EnqueueResult,
     Event,
@@ -312,8 +311,7 @@ class Queue:
             raise active_limit_error(ActiveJobsLimit(user.id, active, cap))
 
     async def active_jobs(self, user: User) -> int:
-        stats = await self.backend.stats(user_id=user.id)
-        return sum(n for status, n in stats.jobs.items() if status not in TERMINAL_JOB_STATUSES)
+        return await self.backend.count_active(user.id)
 
     # -- readers ---------------------------------------------------------------------
 

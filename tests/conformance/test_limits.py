@@ -4,6 +4,7 @@ submissions (from one process or several), for batches and for retries."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -21,9 +22,12 @@ def capped(user: str = "alice", cap: int = CAP, **kw: object) -> object:
 
 
 async def active(backend: Backend, user: str) -> int:
+    """The user's unfinished jobs, as count_active() reads them and as stats() counts."""
     stats = await backend.stats(user_id=user)
     done = {s.value for s in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)}
-    return sum(n for status, n in stats.jobs.items() if status not in done)
+    counted = sum(n for status, n in stats.jobs.items() if status not in done)
+    assert await backend.count_active(user) == counted
+    return counted
 
 
 @pytest.fixture
@@ -76,6 +80,23 @@ async def test_the_cap_is_per_user_and_finished_jobs_do_not_count(backend: Backe
         await backend.enqueue([book("alice", 1, max_active_jobs=2)])
     await add(backend, book("alice", 1, max_active_jobs=3))
     assert await active(backend, "alice") == 3
+
+
+async def test_count_active_follows_every_transition(backend: Backend) -> None:
+    assert await backend.count_active("nobody") == 0
+    later = await add(backend, book("alice", 1, run_at=time.time() + 3600))
+    failing = await add(backend, book("alice", 1, max_attempts=1))
+    assert await active(backend, "alice") == 2
+    (task,) = await backend.claim(worker_id="w", limit=10, lease_s=60)
+    assert task.job_id == failing.id and await active(backend, "alice") == 2
+    assert await backend.fail(task.lease, error="boom", retry_at=None)
+    assert await active(backend, "alice") == 1
+    await backend.retry(failing.id)
+    assert await active(backend, "alice") == 2
+    await run_job(backend, failing.id)
+    await backend.cancel(later.id)
+    assert await active(backend, "alice") == 0
+    assert await backend.count_active("bob") == 0
 
 
 async def test_a_completed_job_frees_its_place(backend: Backend) -> None:

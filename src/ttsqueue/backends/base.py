@@ -299,6 +299,12 @@ class Backend(abc.ABC):
         :class:`InvalidTransition`."""
 
     @abc.abstractmethod
+    async def count_active(self, user_id: str) -> int:
+        """How many unfinished (not completed, failed or cancelled) jobs the user has:
+        the number the cap of :meth:`enqueue` counts, read by an index or counter, never
+        a scan of the user's history."""
+
+    @abc.abstractmethod
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         """Counts by job and task status (every status present, zero included), for
         one user or all."""

@@ -525,6 +525,9 @@ class MemoryBackend(Backend):
         self._append(job, EventType.PRIORITY_CHANGED, {"priority": priority}, now)
         return job_view(job, with_tasks=True)
 
+    async def count_active(self, user_id: str) -> int:
+        return self._active_jobs(user_id)
+
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         now = time.time()
         jobs = [j for j in self._jobs.values() if user_id is None or j.user_id == user_id]

@@ -301,6 +301,10 @@ class PostgresBackend(Backend):
     async def set_priority(self, job_id: str, priority: int) -> Job:
         return await self._transition("set_priority", job_id, {"priority": priority})
 
+    async def count_active(self, user_id: str) -> int:
+        row = await self._db.one("active_jobs_user", {"user": user_id})
+        return int(row["n"]) if row else 0
+
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         scope = "all" if user_id is None else "user"
 

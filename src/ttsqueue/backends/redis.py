@@ -362,6 +362,11 @@ class RedisBackend(Backend):
     async def set_priority(self, job_id: str, priority: int) -> Job:
         return await self._change("set_priority", job_id, priority)
 
+    async def count_active(self, user_id: str) -> int:
+        fields = [f"j:{s.value}" for s in JobStatus if not s.terminal]
+        found = await _guard(self.redis.hmget(self.keys.key("user_counts", user_id), fields))
+        return sum(int(v) for v in found if v is not None)
+
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         flat, users, oldest = await self._run("stats", user_id or "")
         counts = {k: int(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}

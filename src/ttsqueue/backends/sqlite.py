@@ -193,6 +193,9 @@ class SqliteBackend(Backend):
         self._local_writes += 1
         return job
 
+    async def count_active(self, user_id: str) -> int:
+        return await self._db.run(jobs.count_active, user_id)
+
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         return await self._db.run(jobs.stats, user_id)
 

@@ -76,9 +76,13 @@ def enqueue(conn: sqlite3.Connection, specs: Sequence[JobSpec]) -> list[EnqueueR
     return results
 
 
+def count_active(conn: sqlite3.Connection, user_id: str) -> int:
+    return int(conn.execute(Q["active_jobs_user"], {"user_id": user_id}).fetchone()[0])
+
+
 def _check_active(conn: sqlite3.Connection, user_id: str, limit: int) -> None:
     """Within the write transaction: SQLite has one writer, so the count is exact."""
-    active = int(conn.execute(Q["active_jobs_user"], {"user_id": user_id}).fetchone()[0])
+    active = count_active(conn, user_id)
     if active >= limit:
         raise ActiveJobsLimit(user_id, active, limit)
 
