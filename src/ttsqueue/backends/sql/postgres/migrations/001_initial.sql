@@ -320,6 +320,9 @@ $$;
 -- holds the owners' rows.
 CREATE FUNCTION tq_check_active(p_specs jsonb) RETURNS void
 LANGUAGE plpgsql SET search_path FROM CURRENT
+SET enable_seqscan = off  -- the owners' unfinished jobs by index, whatever the statistics
+SET plan_cache_mode = force_generic_plan
+SET jit = off
 AS $$
 DECLARE
     v_over record;
