@@ -5,40 +5,21 @@ never 500 and never a job that fails later."""
 from __future__ import annotations
 
 import base64
-import importlib
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.api.conftest import ADMIN, ALICE, book
-from tests.stores import STORES
-from ttsqueue import strings, tts
-from ttsqueue.api.app import create_app
-from ttsqueue.backends import Backend, BackendOptions
-from ttsqueue.queue import Queue
-from ttsqueue.settings import Settings
+from ttsqueue import strings
 
 JSON = {**ALICE, "Content-Type": "application/json"}
 
 
-@pytest.fixture(params=STORES)
-async def any_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    module = importlib.import_module(f"tests.stores.{request.param}")
-    async with module.store(tmp_path, BackendOptions(event_poll_s=0.05)) as b:
-        yield b
-
-
 @pytest.fixture
-async def client(any_backend: Backend, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    queue = Queue(any_backend, settings, check_voice=tts.check_voice, check_text=tts.check_text)
-    app = create_app(settings, queue=queue)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
+async def client(store_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return store_client
 
 
 def raw(body: dict[str, Any]) -> bytes:
