@@ -13,6 +13,7 @@ import pytest
 
 from tests.api.conftest import ADMIN, ALICE, book
 from ttsqueue import strings
+from ttsqueue.api.guards import StringGuard
 
 JSON = {**ALICE, "Content-Type": "application/json"}
 
@@ -210,3 +211,23 @@ def test_the_rule() -> None:
         assert strings.problem(ws) is not None
     assert "NUL" in (strings.problem("\x00") or "")
     assert "surrogate" in (strings.problem("\ud800") or "")
+
+
+async def test_a_websocket_with_a_bad_query_is_refused_before_the_handshake() -> None:
+    reached: list[object] = []
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/v1/ws", "query_string": b"token=a%00b", "headers": []}
+    await StringGuard(app)(scope, receive, send)
+    assert reached == [] and sent[0]["type"] == "websocket.close" and sent[0]["code"] == 1008
+    await StringGuard(app)({**scope, "query_string": b"token=ab"}, receive, send)
+    assert len(reached) == 1
