@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     jwt_secret: str | None = None
     jwt_audience: str | None = None
     request_timeout_s: float = Field(
-        60.0, gt=0, description="a request's headers and body must arrive within this"
+        20.0,
+        gt=0,
+        description="a request must arrive within this, plus 1 s per 16 KiB it has sent",
     )
 
     # leases and retries

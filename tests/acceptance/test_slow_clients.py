@@ -1,6 +1,7 @@
 """Slow clients against the real `ttsqueue api` (uvicorn) over real sockets: a request
-whose headers or body do not arrive within TTSQUEUE_REQUEST_TIMEOUT_S is answered 408
-and closed, and 50 of them delay nobody else meanwhile."""
+whose headers or body do not arrive within TTSQUEUE_REQUEST_TIMEOUT_S (plus a second
+per 16 KiB sent) is answered 408 and closed, and 50 of them delay nobody else
+meanwhile."""
 
 from __future__ import annotations
 
@@ -143,6 +144,29 @@ async def _keep_alive(port: int) -> None:
         writer.close()
 
 
+async def _steady_upload(port: int) -> None:
+    """A body sent steadily, well above the minimum rate, may take longer than the
+    deadline: 160 KiB at 32 KiB/s."""
+    body = json.dumps({"chapters": [{"text": "Hello."}]}).encode() + b" " * (160 * 1024)
+    head = (
+        b"POST /v1/jobs HTTP/1.1\r\nHost: t\r\n"
+        + f"Authorization: Bearer {_token()}\r\n".encode()
+        + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    reader, writer = await _open(port, head)
+    started = time.monotonic()
+    try:
+        for k in range(0, len(body), 8192):
+            writer.write(body[k : k + 8192])
+            await writer.drain()
+            await asyncio.sleep(0.25)
+        assert time.monotonic() - started > TIMEOUT_S
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)
+        assert answer.startswith(b"HTTP/1.1 201 "), answer
+    finally:
+        writer.close()
+
+
 def test_slow_clients_are_cut_off_and_delay_nobody(cli: Cli) -> None:
     port = free_port()
     cli.extra_env.update(
@@ -166,5 +190,6 @@ def test_slow_clients_are_cut_off_and_delay_nobody(cli: Cli) -> None:
     wait_until(up, 60, "the API to start")
     asyncio.run(_scenario(port))
     asyncio.run(_keep_alive(port))
+    asyncio.run(_steady_upload(port))
     assert api.poll() is None
     assert "Traceback" not in cli.log_of(api), cli.log_of(api)
