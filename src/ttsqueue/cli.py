@@ -90,8 +90,15 @@ def _uvicorn_server(app: Any, settings: Settings) -> Any:
         def capture_signals(self) -> Iterator[None]:  # ttsqueue handles the signals
             yield
 
+    from ttsqueue.api.server import http_protocol
+
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        http=http_protocol(settings),
     )
     return Server(config)
 
@@ -194,6 +201,8 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from ttsqueue.api.server import http_protocol
+
     uvicorn.run(
         "ttsqueue.cli:_api_factory",
         factory=True,
@@ -201,6 +210,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         workers=args.workers,
         log_level="warning",
+        http=http_protocol(settings),
     )
     return 0
 

@@ -145,6 +145,7 @@ class JobSpec:
     idempotency_key: str | None = None
     max_attempts: int = 3
     max_concurrency: int = 2  # the owner's cap on running tasks, from their tier
+    max_active_jobs: int | None = None  # the owner's cap on unfinished jobs; None: no cap
     metadata: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_id)
 

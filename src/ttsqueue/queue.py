@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ttsqueue import metrics, policy
-from ttsqueue.backends.base import Backend, InvalidTransition, JobNotFound
+from ttsqueue import metrics, policy, strings
+from ttsqueue.backends.base import ActiveJobsLimit, Backend, InvalidTransition, JobNotFound
 from ttsqueue.models import (
     OUTPUT_FORMATS,
-    TERMINAL_JOB_STATUSES,
     Chapter,
     EnqueueResult,
     Event,
@@ -41,6 +40,7 @@ log = logging.getLogger("ttsqueue.queue")
 MAX_TITLE_CHARS = 500
 MAX_KEY_CHARS = 200
 MAX_PAGE = 200
+MAX_RUN_AT = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last moment a datetime holds
 
 VoiceCheck = Callable[[Voice], str | None]
 TextCheck = Callable[[str], str | None]  # e.g. SSML that is not well-formed
@@ -58,7 +58,16 @@ class QueueError(Exception):
 
 
 class LimitExceeded(QueueError):
+    """A per-user limit is reached; ``field`` names the limit (a setting), not an input."""
+
     status_code = 429
+
+
+def active_limit_error(exc: ActiveJobsLimit) -> LimitExceeded:
+    return LimitExceeded(
+        "max_active_jobs",
+        f"at most {exc.limit} unfinished jobs per user (max_active_jobs); {exc.active} already",
+    )
 
 
 class NotFound(QueueError):
@@ -94,6 +103,23 @@ def _write_bytes(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
+def _check_strings(book: BookRequest) -> None:
+    """The one rule for strings (:mod:`ttsqueue.strings`) on a book's own fields; its
+    chapters are checked with their other limits."""
+    fields: list[tuple[str, str | None]] = [
+        ("title", book.title),
+        ("author", book.author),
+        ("work_id", book.work_id),
+        ("idempotency_key", book.idempotency_key),
+    ]
+    if book.voice is not None:
+        fields += [("voice.engine", book.voice.engine), ("voice.name", book.voice.name)]
+    fields += list(strings.walk(book.metadata or {}, "metadata"))
+    for name, value in fields:
+        if value is not None and (bad := strings.problem(value)):
+            raise QueueError(name, bad)
+
+
 def _cover_ext(cover: bytes) -> str:
     if len(cover) > MAX_COVER_BYTES:
         raise QueueError("cover", f"at most {MAX_COVER_BYTES // (1024 * 1024)} MiB")
@@ -123,6 +149,7 @@ class Queue:
     def build_spec(self, user: User, book: BookRequest) -> JobSpec:
         """Validate a book and apply the caller's tier; raises :class:`QueueError`."""
         s = self.settings
+        _check_strings(book)
         chapters = self._check_chapters(book.chapters)
         for name, value in (("title", book.title), ("author", book.author)):
             if len(value) > MAX_TITLE_CHARS:
@@ -144,6 +171,8 @@ class Queue:
                 "priority",
                 f"between {policy.MIN_REQUESTED_PRIORITY} and {policy.MAX_REQUESTED_PRIORITY}",
             )
+        if book.run_at is not None and not 0 <= book.run_at <= MAX_RUN_AT:
+            raise QueueError("run_at", "between 1970 and the end of the year 9999 (UTC)")
         key = book.idempotency_key
         if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
             raise QueueError("idempotency_key", f"1 to {MAX_KEY_CHARS} characters")
@@ -165,6 +194,7 @@ class Queue:
             idempotency_key=key,
             max_attempts=s.max_attempts,
             max_concurrency=policy.concurrency_cap(user, s),
+            max_active_jobs=self._active_cap(user),
             metadata=metadata,
         )
 
@@ -192,12 +222,17 @@ class Queue:
             raise QueueError("chapters", f"at most {s.max_chapters} chapters per book")
         total = 0
         for i, ch in enumerate(chapters):
-            if not ch.text.strip():
-                raise QueueError(f"chapters.{i}.text", "chapter text is empty")
+            for name, value in (("id", ch.id), ("title", ch.title)):
+                if value is not None and (bad := strings.problem(value)):
+                    raise QueueError(f"chapters.{i}.{name}", bad)
             if len(ch.text) > s.max_chapter_chars:
                 raise QueueError(
                     f"chapters.{i}.text", f"at most {s.max_chapter_chars} characters per chapter"
                 )
+            if bad := strings.problem(ch.text, text=True):
+                raise QueueError(f"chapters.{i}.text", bad)
+            if not ch.text.strip():
+                raise QueueError(f"chapters.{i}.text", "chapter text is empty")
             if len(ch.title) > MAX_TITLE_CHARS:
                 raise QueueError(f"chapters.{i}.title", f"at most {MAX_TITLE_CHARS} characters")
             if self._check_text is not None and (problem := self._check_text(ch.text)):
@@ -218,19 +253,18 @@ class Queue:
             not self.backend.capabilities.transactional_enqueue or enqueue_in is None
         ):
             raise QueueError("connection", "this store cannot enqueue inside a transaction")
-        if not user.admin:
-            active = await self.active_jobs(user)
-            if active >= self.settings.max_active_jobs:
-                raise LimitExceeded(
-                    "chapters",
-                    f"{active} unfinished jobs already (limit {self.settings.max_active_jobs})",
-                )
+        await self.check_room(user)
         results: list[EnqueueResult]
         self._save_covers([spec], [book])
-        if connection is not None and enqueue_in is not None:
-            results = await enqueue_in(connection, [spec])
-        else:
-            results = await self.backend.enqueue([spec])
+        try:
+            if connection is not None and enqueue_in is not None:
+                results = await enqueue_in(connection, [spec])
+            else:
+                results = await self.backend.enqueue([spec])
+        except ActiveJobsLimit as exc:
+            if book.cover:
+                self.storage.delete_job(spec.id)
+            raise active_limit_error(exc) from None
         self._drop_unused_covers([spec], results)
         (result,) = results
         metrics.jobs_enqueued(results)
@@ -245,18 +279,39 @@ class Queue:
         return result
 
     async def add_jobs(self, user: User, books: Sequence[BookRequest]) -> list[EnqueueResult]:
-        """Enqueue many books in one transaction (batch producers, benchmarks)."""
+        """Enqueue many books in one transaction (batch producers, benchmarks): all or
+        nothing, so a batch that would take the caller past their cap on unfinished
+        jobs inserts none of its books (429)."""
         specs = [self.build_spec(user, b) for b in books]
         self._save_covers(specs, books)
-        results = await self.backend.enqueue(specs)
+        try:
+            results = await self.backend.enqueue(specs)
+        except ActiveJobsLimit as exc:
+            for spec, book in zip(specs, books, strict=True):
+                if book.cover:
+                    self.storage.delete_job(spec.id)
+            raise active_limit_error(exc) from None
         self._drop_unused_covers(specs, results)
         metrics.jobs_enqueued(results)
         log.info("enqueued %d jobs for %s", sum(r.created for r in results), user.id)
         return results
 
+    def _active_cap(self, user: User) -> int | None:
+        return None if user.admin else self.settings.max_active_jobs
+
+    async def check_room(self, user: User) -> None:
+        """A cheap early refusal (before reading a body) when the caller is already at
+        their cap on unfinished jobs. Only a hint: the store enforces the cap itself, in
+        the transaction that enqueues (or retries) the job."""
+        cap = self._active_cap(user)
+        if cap is None:
+            return
+        active = await self.active_jobs(user)
+        if active >= cap:
+            raise active_limit_error(ActiveJobsLimit(user.id, active, cap))
+
     async def active_jobs(self, user: User) -> int:
-        stats = await self.backend.stats(user_id=user.id)
-        return sum(n for status, n in stats.jobs.items() if status not in TERMINAL_JOB_STATUSES)
+        return await self.backend.count_active(user.id)
 
     # -- readers ---------------------------------------------------------------------
 
@@ -314,7 +369,11 @@ class Queue:
 
     async def retry_job(self, user: User, job_id: str) -> Job:
         try:
-            job = await self.backend.retry(job_id, user_id=self._scope(user))
+            job = await self.backend.retry(
+                job_id, user_id=self._scope(user), max_active_jobs=self._active_cap(user)
+            )
+        except ActiveJobsLimit as exc:
+            raise active_limit_error(exc) from None
         except JobNotFound:
             raise NotFound("job_id", f"no job {job_id}") from None
         except InvalidTransition as exc:

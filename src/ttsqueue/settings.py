@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     port: int = 8000
     jwt_secret: str | None = None
     jwt_audience: str | None = None
+    request_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="a request must arrive within this, plus 1 s per 16 KiB it has sent",
+    )
 
     # leases and retries
     lease_s: float = Field(15.0, gt=0, description="a dead worker's task is taken over after this")

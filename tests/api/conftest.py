@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from tests.stores import STORES
 from ttsqueue import tts
 from ttsqueue.api.app import create_app
 from ttsqueue.backends import Backend, BackendOptions, open_backend
@@ -85,6 +87,25 @@ def app(settings: Settings, queue: Queue) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture(params=STORES)
+async def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """Each store in turn (for behaviour the API must show the same on every store)."""
+    module = importlib.import_module(f"tests.stores.{request.param}")
+    async with module.store(tmp_path, BackendOptions(event_poll_s=0.05)) as b:
+        yield b
+
+
+@pytest.fixture
+async def store_client(
+    store_backend: Backend, settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the API on ``store_backend``."""
+    queue = Queue(store_backend, settings, check_voice=tts.check_voice, check_text=tts.check_text)
+    transport = httpx.ASGITransport(app=create_app(settings, queue=queue))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
 

@@ -167,6 +167,51 @@ async def test_active_jobs_per_user_answer_429(
     assert (await client.post("/v1/jobs", json=book(1), headers=ALICE)).status_code == 201
 
 
+async def test_the_active_jobs_answer_names_the_limit_and_no_input(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    settings.max_active_jobs = 1
+    await submit(client, ALICE, n=1)
+    for url, body in (("/v1/jobs", book(1)), ("/api/tts/queue", {"chapters": [{"text": "a"}]})):
+        r = await client.post(url, json=body, headers=ALICE)
+        assert r.status_code == 429, r.text
+        (item,) = r.json()["detail"]
+        assert item["loc"] == []
+        assert "max_active_jobs" in item["msg"] and "at most 1 " in item["msg"]
+
+
+async def test_retry_counts_against_the_active_jobs_cap(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    settings.max_active_jobs = 2
+    first = await submit(client, ALICE, n=1)
+    await client.delete(f"/v1/jobs/{first}", headers=ALICE)
+    await submit(client, ALICE, n=1)
+    second = await submit(client, ALICE, n=1)
+    r = await client.post(f"/v1/jobs/{first}/retry", headers=ALICE)
+    assert r.status_code == 429, r.text
+    assert "max_active_jobs" in r.json()["detail"][0]["msg"]
+    assert (await client.get(f"/v1/jobs/{first}", headers=ALICE)).json()["status"] == "cancelled"
+    await client.delete(f"/v1/jobs/{second}", headers=ALICE)
+    r = await client.post(f"/v1/jobs/{first}/retry", headers=ALICE)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "queued"
+
+
+async def test_retry_counts_against_the_submission_rate(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    job = await submit(client, ALICE, n=1)
+    await client.delete(f"/v1/jobs/{job}", headers=ALICE)
+    app.state.api.submissions.limit = 2  # the submission above was the first
+    assert (await client.post(f"/v1/jobs/{job}/retry", headers=ALICE)).status_code == 200
+    await client.delete(f"/v1/jobs/{job}", headers=ALICE)
+    r = await client.post(f"/v1/jobs/{job}/retry", headers=ALICE)
+    assert r.status_code == 429, r.text
+    assert "per minute" in r.json()["detail"][0]["msg"]
+    assert "retry-after" in r.headers
+
+
 @pytest.mark.parametrize(
     ("url", "loc"),
     [
@@ -209,3 +254,22 @@ async def test_deeply_nested_json_is_refused_not_crashed(client: httpx.AsyncClie
     for url in ("/v1/jobs", "/api/tts/queue"):
         r = await client.post(url, content=deep, headers=JSON)
         assert r.status_code in (400, 422), (url, r.status_code)
+
+
+async def test_a_voice_cannot_name_a_file_on_the_server(
+    client: httpx.AsyncClient, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the path exists or not, the answer is the same 422: no file is read and
+    nothing is learnt about the server's files."""
+    monkeypatch.delenv("TTSQUEUE_PIPER_VOICES_DIR", raising=False)
+    (tmp_path / "real.onnx").write_bytes(b"model")
+    (tmp_path / "real.onnx.json").write_text("{}")
+    answers = []
+    for path in (tmp_path / "real.onnx", tmp_path / "absent.onnx"):
+        body = book(1, voice={"engine": "piper", "name": str(path)})
+        r = await client.post("/v1/jobs", json=body, headers=ALICE)
+        assert r.status_code == 422, r.text
+        (item,) = r.json()["detail"]
+        assert item["loc"] == ["body", "voice"]
+        answers.append(item["msg"].replace(str(path), "PATH"))
+    assert answers[0] == answers[1]

@@ -145,12 +145,12 @@ def test_phonemes_and_ids(voices_dir: Path) -> None:
     assert ids == [1, id_map["a"][0], 0, id_map["b"][0], 0, 2]
 
 
-def test_synthesis_by_name_and_by_path(voices_dir: Path) -> None:
+def test_synthesis_by_name(voices_dir: Path) -> None:
     engine = get_engine("piper")
     short = engine.synthesize("Hello.", Voice(engine="piper", name="tiny"))
     long = engine.synthesize(
         "Hello, this is a much longer sentence for the tiny voice to read.",
-        Voice(engine="piper", name=str(voices_dir / "tiny.onnx")),
+        Voice(engine="piper", name="tiny"),
     )
     assert short.sample_rate == SAMPLE_RATE
     ids = PiperEngine().model("tiny").ids(PiperEngine().model("tiny").phonemes("Hello."))
@@ -175,7 +175,10 @@ def test_synthesize_chunk_and_prepare_chunks(voices_dir: Path) -> None:
     assert speech.duration_s > 0.1
 
 
-@pytest.mark.parametrize("name", ["nope", "", "../voices/tiny", "/no/such/model.onnx", "tiny.json"])
+@pytest.mark.parametrize(
+    "name",
+    ["nope", "", "../voices/tiny", "/no/such/model.onnx", "tiny.json", "tiny.onnx", ".tiny", "."],
+)
 def test_unknown_piper_voice(voices_dir: Path, name: str) -> None:
     assert check_voice(Voice(engine="piper", name=name)) == (
         f"unknown voice {name!r} for engine piper"
@@ -200,18 +203,34 @@ def test_other_espeak_language(voices_dir: Path) -> None:
     assert speech.duration_s > 0
 
 
-def test_with_a_voices_dir_only_its_models_can_be_named(voices_dir: Path, tmp_path: Path) -> None:
+def test_a_voice_is_a_catalogue_name_never_a_path(voices_dir: Path, tmp_path: Path) -> None:
+    """No request can name a file on the server, nor learn whether one exists: a path to
+    a real model (inside the voices directory or not) gets the answer a made-up one gets."""
     outside = write_voice(tmp_path / "elsewhere", "stray")
-    assert check_voice(Voice(engine="piper", name=str(voices_dir / "tiny.onnx"))) is None
-    problem = check_voice(Voice(engine="piper", name=str(outside)))
-    assert problem is not None and "unknown voice" in problem
-    escaping = str(voices_dir / ".." / "elsewhere" / "stray.onnx")
-    assert check_voice(Voice(engine="piper", name=escaping)) is not None
+    names = [
+        str(voices_dir / "tiny.onnx"),
+        str(outside),
+        str(voices_dir / ".." / "elsewhere" / "stray.onnx"),
+        "~/stray.onnx",
+        str(tmp_path / "elsewhere" / "absent.onnx"),
+    ]
+    for name in names:
+        assert check_voice(Voice(engine="piper", name=name)) == (
+            f"unknown voice {name!r} for engine piper"
+        )
+    assert check_voice(Voice(engine="piper", name="tiny")) is None
 
 
-def test_without_a_voices_dir_a_model_path_works(tmp_path: Path) -> None:
+def test_without_a_voices_dir_piper_has_no_voices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TTSQUEUE_PIPER_VOICES_DIR", raising=False)
     model = write_voice(tmp_path / "mine", "own")
-    assert check_voice(Voice(engine="piper", name=str(model))) is None
+    assert list_voices("piper") == []
+    for name in (str(model), str(tmp_path / "mine" / "absent.onnx"), "own"):
+        assert check_voice(Voice(engine="piper", name=name)) == (
+            f"unknown voice {name!r} for engine piper"
+        )
 
 
 def test_ssml_reaches_piper_as_words_at_the_prosody_speed(voices_dir: Path) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from ttsqueue.backends import open_backend
 from ttsqueue.models import Chapter, User, Voice
-from ttsqueue.queue import BookRequest, Queue, QueueError
+from ttsqueue.queue import BookRequest, LimitExceeded, Queue, QueueError
 from ttsqueue.settings import Settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -51,3 +51,54 @@ async def test_speed_outside_the_engines_range_names_the_field(queue: Queue, spe
     with pytest.raises(QueueError) as caught:
         await queue.add_job(ALICE, book(voice=Voice(speed=speed)))
     assert caught.value.field == "voice.speed"
+
+
+async def test_a_batch_past_the_cap_adds_nothing_and_keeps_no_cover(queue: Queue) -> None:
+    queue.settings.max_active_jobs = 2
+    await queue.add_job(ALICE, book())
+    with pytest.raises(LimitExceeded) as caught:
+        await queue.add_jobs(ALICE, [book(cover=PNG), book(cover=PNG)])
+    assert caught.value.status_code == 429 and caught.value.field == "max_active_jobs"
+    assert await queue.active_jobs(ALICE) == 1
+    assert not queue.storage.root.exists() or not any(queue.storage.root.iterdir())
+    assert len(await queue.add_jobs(ALICE, [book()])) == 1
+    with pytest.raises(LimitExceeded):
+        await queue.check_room(ALICE)
+    await queue.check_room(User("root", admin=True))
+    assert len(await queue.add_jobs(User("alice", admin=True), [book(), book()])) == 2
+
+
+async def test_a_job_refused_by_the_store_keeps_no_cover(queue: Queue) -> None:
+    """The early check passes (a stale count), the store refuses: no cover is left."""
+    queue.settings.max_active_jobs = 1
+    await queue.add_job(ALICE, book())
+
+    async def room(user: User) -> None:
+        return None
+
+    queue.check_room = room  # type: ignore[method-assign]
+    with pytest.raises(LimitExceeded):
+        await queue.add_job(ALICE, book(cover=PNG))
+    jobs = [p.name for p in queue.storage.root.iterdir()] if queue.storage.root.exists() else []
+    assert jobs == []
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (book(title="a\x00"), "title"),
+        (book(metadata={"job_type": "\ud800"}), "metadata.job_type"),
+        (book(metadata={"k\x07": "v"}), "metadata.k\x07"),
+        (BookRequest(chapters=[Chapter("One", "ok"), Chapter("Two\t", "ok")]), "chapters.1.title"),
+        (BookRequest(chapters=[Chapter("One", "Line\x00")]), "chapters.0.text"),
+        (book(voice=Voice(name="en\x1b")), "voice.name"),
+        (book(run_at=1e20), "run_at"),
+    ],
+)
+async def test_every_string_of_a_book_follows_the_rule(
+    queue: Queue, request_: BookRequest, field: str
+) -> None:
+    with pytest.raises(QueueError) as caught:
+        await queue.add_job(ALICE, request_)
+    assert caught.value.field == field
+    assert await queue.active_jobs(ALICE) == 0

@@ -8,11 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsqueue import __version__, dashboard, tts
 from ttsqueue.api import errors
 from ttsqueue.api.deps import ApiState
+from ttsqueue.api.guards import StringGuard
 from ttsqueue.api.ratelimit import SlidingWindow
 from ttsqueue.api.routes import admin, audio, events, health, jobs, legacy, stats, voices
 from ttsqueue.api.schemas import JobCreate
@@ -32,7 +34,8 @@ answer `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
 
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` (413): by Content-Length up front, and by
-    counting what actually arrives (a chunked or lying client)."""
+    counting what actually arrives (a chunked or lying client). A body cut short by the
+    client leaving is not an error of ours."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -71,7 +74,10 @@ class BodyLimit:
                     raise errors.BodyTooLarge(self.max_bytes)
             return message
 
-        await self.app(scope, limited, send)
+        try:
+            await self.app(scope, limited, send)
+        except ClientDisconnect:
+            pass  # the client left (or was cut off) before its body arrived: nobody to answer
 
 
 async def _no_receive() -> Message:
@@ -137,5 +143,6 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     app.include_router(admin.metrics_router)
     app.include_router(dashboard.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(StringGuard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

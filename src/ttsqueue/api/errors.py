@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ttsqueue.backends.base import StoreUnavailable
-from ttsqueue.queue import QueueError
+from ttsqueue.queue import LimitExceeded, QueueError
 
 log = logging.getLogger("ttsqueue.api")
 
@@ -141,6 +141,8 @@ async def _queue_error_handler(request: Request, exc: Exception) -> JSONResponse
     if exc.field == "job_id":
         legacy = request.url.path.startswith(LEGACY_PREFIX)
         loc: Loc = ["query", "jobId"] if legacy else ["path", "job_id"]
+    elif isinstance(exc, LimitExceeded):
+        loc = []  # no input is at fault; the message names the limit
     else:
         loc = field_loc(exc.field)
     headers = {"Retry-After": "60"} if exc.status_code == 429 else None

@@ -2,7 +2,7 @@
 
 The window is per API process: with N API processes behind a load balancer a user may
 submit up to N times the limit. The store-wide guard is the cap on unfinished jobs per
-user (``settings.max_active_jobs``), which :meth:`ttsqueue.queue.Queue.add_job` enforces.
+user (``settings.max_active_jobs``), which the store enforces in its enqueue transaction.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ naming the field instead of reaching the queue.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,14 @@ Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS)]
 ShortId = Annotated[str, Field(max_length=MAX_KEY_CHARS)]
 Epoch = Annotated[float, Field(ge=0, le=MAX_EPOCH, description="seconds since the Unix epoch")]
 PauseMs = Annotated[int, Field(ge=0, le=MAX_PAUSE_MS)]
+
+
+def epoch_of(value: datetime) -> float:
+    """Seconds since the epoch of a date and time from a request; one without a zone is
+    UTC (not the server's zone, whose conversion fails for the year 1 and the year 9999)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
 
 
 # -- requests ------------------------------------------------------------------------

@@ -83,6 +83,17 @@ class InvalidTransition(BackendError):
         self.job = job
 
 
+class ActiveJobsLimit(BackendError):
+    """The owner already has ``limit`` unfinished jobs (``active`` of them): the store
+    refused to add another (:meth:`Backend.enqueue`, :meth:`Backend.retry`)."""
+
+    def __init__(self, user_id: str, active: int, limit: int) -> None:
+        super().__init__(f"user {user_id} has {active} unfinished jobs (limit {limit})")
+        self.user_id = user_id
+        self.active = active
+        self.limit = limit
+
+
 class SchemaTooNew(BackendError):
     """The store was migrated by a newer ttsqueue than this one."""
 
@@ -173,6 +184,13 @@ class Backend(abc.ABC):
         cap becomes ``spec.max_concurrency``. A spec whose ``(user_id, idempotency_key)``
         matches an existing job inserts nothing and returns that job with
         ``created=False`` (also within one batch).
+
+        The cap on unfinished jobs holds here, under any concurrency: a spec with
+        ``max_active_jobs`` set is inserted only while its owner has fewer unfinished
+        (not completed, failed or cancelled) jobs than that, counting the jobs this batch
+        inserted before it. Otherwise the whole batch inserts nothing and
+        :class:`ActiveJobsLimit` is raised. A spec that matches an idempotency key
+        never counts.
         """
 
     # -- workers ---------------------------------------------------------------------
@@ -263,18 +281,28 @@ class Backend(abc.ABC):
         :class:`JobNotFound`, or :class:`InvalidTransition` for a terminal job."""
 
     @abc.abstractmethod
-    async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
+    async def retry(
+        self, job_id: str, *, user_id: str | None = None, max_active_jobs: int | None = None
+    ) -> Job:
         """Run a failed or cancelled job again, redoing only unfinished chapters: their
         tasks turn ``pending`` (due now, attempts 0, error cleared), the assemble task
         ``waiting`` (or ``pending`` if every chapter is done); the job ``queued`` with its
         error cleared; event ``job.retried``. Raises :class:`JobNotFound` or
-        :class:`InvalidTransition`."""
+        :class:`InvalidTransition`; with ``max_active_jobs``, :class:`ActiveJobsLimit`
+        (and no change) when the owner already has that many unfinished jobs, checked in
+        the same transaction as for :meth:`enqueue`."""
 
     @abc.abstractmethod
     async def set_priority(self, job_id: str, priority: int) -> Job:
         """Change an unfinished job's priority (its tasks' too); event
         ``job.priority_changed``. Raises :class:`JobNotFound` or
         :class:`InvalidTransition`."""
+
+    @abc.abstractmethod
+    async def count_active(self, user_id: str) -> int:
+        """How many unfinished (not completed, failed or cancelled) jobs the user has:
+        the number the cap of :meth:`enqueue` counts, read by an index or counter, never
+        a scan of the user's history."""
 
     @abc.abstractmethod
     async def stats(self, *, user_id: str | None = None) -> QueueStats:

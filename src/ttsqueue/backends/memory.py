@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from ttsqueue.backends.base import (
+    ActiveJobsLimit,
     Backend,
     BackendError,
     BackendOptions,
@@ -106,6 +107,7 @@ class MemoryBackend(Backend):
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[EnqueueResult]:
         now = time.time()
         self._check_new_ids(specs)
+        self._check_active_limits(specs)
         results = []
         for spec in specs:
             key = (spec.user_id, spec.idempotency_key) if spec.idempotency_key else None
@@ -133,6 +135,29 @@ class MemoryBackend(Backend):
             ids.append(spec.id)
         if len(set(ids)) != len(ids) or any(i in self._jobs for i in ids):
             raise BackendError("a job with this id already exists")
+
+    def _active_jobs(self, user_id: str) -> int:
+        return sum(1 for j in self._jobs.values() if j.user_id == user_id and not j.status.terminal)
+
+    def _check_active_limits(self, specs: Sequence[JobSpec]) -> None:
+        """Refuse the whole batch up front if a spec it would insert finds its owner at
+        their cap on unfinished jobs (counting the batch's earlier inserts)."""
+        if all(spec.max_active_jobs is None for spec in specs):
+            return
+        keys: set[tuple[str, str]] = set()
+        active: dict[str, int] = {}
+        for spec in specs:
+            if spec.idempotency_key:
+                key = (spec.user_id, spec.idempotency_key)
+                if key in self._keys or key in keys:
+                    continue  # matches a job: inserts nothing
+                keys.add(key)
+            if spec.user_id not in active:
+                active[spec.user_id] = self._active_jobs(spec.user_id)
+            n = active[spec.user_id]
+            if spec.max_active_jobs is not None and n >= spec.max_active_jobs:
+                raise ActiveJobsLimit(spec.user_id, n, spec.max_active_jobs)
+            active[spec.user_id] = n + 1
 
     def _insert(self, spec: JobSpec, now: float) -> JobRow:
         self._next_order += 1
@@ -451,12 +476,18 @@ class MemoryBackend(Backend):
         self._append(job, EventType.CANCELLED, {}, now)
         return job_view(job, with_tasks=True)
 
-    async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
+    async def retry(
+        self, job_id: str, *, user_id: str | None = None, max_active_jobs: int | None = None
+    ) -> Job:
         job = self._owned(job_id, user_id)
         if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise InvalidTransition(
                 job_view(job), f"only failed or cancelled jobs can be retried ({job.status})"
             )
+        if max_active_jobs is not None:
+            active = self._active_jobs(job.user_id)
+            if active >= max_active_jobs:
+                raise ActiveJobsLimit(job.user_id, active, max_active_jobs)
         now = time.time()
         for t in job.tasks:
             if t.status is not TaskStatus.COMPLETED:
@@ -493,6 +524,9 @@ class MemoryBackend(Backend):
         job.updated_at = now
         self._append(job, EventType.PRIORITY_CHANGED, {"priority": priority}, now)
         return job_view(job, with_tasks=True)
+
+    async def count_active(self, user_id: str) -> int:
+        return self._active_jobs(user_id)
 
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         now = time.time()

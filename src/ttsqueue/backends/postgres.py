@@ -24,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ttsqueue.backends import postgres_rows as rows
 from ttsqueue.backends.base import (
+    ActiveJobsLimit,
     Backend,
     BackendError,
     BackendOptions,
@@ -144,6 +145,10 @@ class PostgresBackend(Backend):
             if isinstance(exc, errors.TransactionRollback):
                 raise
             raise unavailable(exc) from exc
+        except psycopg.Error as exc:
+            if exc.sqlstate == rows.ACTIVE_LIMIT_SQLSTATE:
+                raise rows.active_limit(exc.diag.message_detail) from None
+            raise
         return [EnqueueResult(rows.job(r), bool(r["created"])) for r in made]
 
     # -- workers ---------------------------------------------------------------------
@@ -279,16 +284,26 @@ class PostgresBackend(Backend):
             raise JobNotFound(job_id)
         if outcome == "invalid":
             raise InvalidTransition(found, f"job is {found.status.value}")
+        if outcome.startswith("limit "):
+            raise ActiveJobsLimit(found.user_id, int(outcome[6:]), int(params["max_active"]))
         return found
 
     async def cancel(self, job_id: str, *, user_id: str | None = None) -> Job:
         return await self._transition("cancel", job_id, {"user": user_id})
 
-    async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
-        return await self._transition("retry", job_id, {"user": user_id})
+    async def retry(
+        self, job_id: str, *, user_id: str | None = None, max_active_jobs: int | None = None
+    ) -> Job:
+        return await self._transition(
+            "retry", job_id, {"user": user_id, "max_active": max_active_jobs}
+        )
 
     async def set_priority(self, job_id: str, priority: int) -> Job:
         return await self._transition("set_priority", job_id, {"priority": priority})
+
+    async def count_active(self, user_id: str) -> int:
+        row = await self._db.one("active_jobs_user", {"user": user_id})
+        return int(row["n"]) if row else 0
 
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         scope = "all" if user_id is None else "user"

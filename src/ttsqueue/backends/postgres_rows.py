@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ttsqueue.backends.base import WorkerInfo
+from ttsqueue.backends.base import ActiveJobsLimit, WorkerInfo
 from ttsqueue.models import (
     ApiKey,
     ClaimedTask,
@@ -25,6 +25,13 @@ from ttsqueue.models import (
 )
 
 Row = Mapping[str, Any]
+
+ACTIVE_LIMIT_SQLSTATE = "TQ429"  # raised by tq_check_active, detail as JSON
+
+
+def active_limit(detail: str | None) -> ActiveJobsLimit:
+    found = json.loads(detail or "{}")
+    return ActiveJobsLimit(str(found["user_id"]), int(found["active"]), int(found["limit"]))
 
 
 def _opt_float(value: Any) -> float | None:
@@ -49,6 +56,7 @@ def specs_json(specs: Sequence[JobSpec]) -> Jsonb:
                 "idempotency_key": s.idempotency_key,
                 "max_attempts": s.max_attempts,
                 "max_concurrency": s.max_concurrency,
+                "max_active_jobs": s.max_active_jobs,
                 "metadata": s.metadata,
             }
             for s in specs

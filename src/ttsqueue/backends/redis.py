@@ -39,6 +39,7 @@ from ttsqueue.backends.base import (
 from ttsqueue.backends.keys import SCHEMA_VERSION, Keys, lua_templates
 from ttsqueue.backends.redis_codec import (
     RedisUrl,
+    active_limit,
     created_job,
     decode_api_key,
     decode_claimed,
@@ -219,7 +220,10 @@ class RedisBackend(Backend):
         except BackendError as exc:
             if "duplicate id" in str(exc):
                 raise BackendError("a job with this id already exists") from None
-            raise
+            refused = active_limit(exc)
+            if refused is None:
+                raise
+            raise refused from None
         # New jobs are built from their specs; only jobs found by idempotency key are read.
         created_at = float(at)
         found = [str(r[0]) for r in rows if not int(r[1])]
@@ -343,11 +347,25 @@ class RedisBackend(Backend):
     async def cancel(self, job_id: str, *, user_id: str | None = None) -> Job:
         return await self._change("cancel", job_id, user_id or "")
 
-    async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
-        return await self._change("retry", job_id, user_id or "")
+    async def retry(
+        self, job_id: str, *, user_id: str | None = None, max_active_jobs: int | None = None
+    ) -> Job:
+        cap = "" if max_active_jobs is None else max_active_jobs
+        try:
+            return await self._change("retry", job_id, user_id or "", cap)
+        except BackendError as exc:
+            refused = active_limit(exc)
+            if refused is None:
+                raise
+            raise refused from None
 
     async def set_priority(self, job_id: str, priority: int) -> Job:
         return await self._change("set_priority", job_id, priority)
+
+    async def count_active(self, user_id: str) -> int:
+        fields = [f"j:{s.value}" for s in JobStatus if not s.terminal]
+        found = await _guard(self.redis.hmget(self.keys.key("user_counts", user_id), fields))
+        return sum(int(v) for v in found if v is not None)
 
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         flat, users, oldest = await self._run("stats", user_id or "")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ttsqueue.backends.base import WorkerInfo
+from ttsqueue.backends.base import ActiveJobsLimit, WorkerInfo
 from ttsqueue.backends.keys import DEFAULT_PREFIX
 from ttsqueue.models import (
     ApiKey,
@@ -66,6 +67,17 @@ def _json(value: str | None) -> Any:
     return None if value is None else json.loads(value)
 
 
+ACTIVE_LIMIT = re.compile(r"active jobs limit (\d+) (\d+) (.*)", re.DOTALL)
+
+
+def active_limit(exc: Exception) -> ActiveJobsLimit | None:
+    """The refusal by the cap on unfinished jobs that a script's error reply describes."""
+    found = ACTIVE_LIMIT.search(str(exc))
+    if found is None:
+        return None
+    return ActiveJobsLimit(found[3], int(found[1]), int(found[2]))
+
+
 def enqueue_args(specs: Sequence[JobSpec]) -> tuple[list[str], list[str]]:
     """A batch as enqueue.lua reads it: the count, then per spec its JSON and one payload
     per task. Also returns each spec's metadata JSON (what :func:`created_job` reads)."""
@@ -94,6 +106,7 @@ def enqueue_args(specs: Sequence[JobSpec]) -> tuple[list[str], list[str]]:
             "idem": spec.idempotency_key,
             "max_attempts": spec.max_attempts,
             "max_concurrency": spec.max_concurrency,
+            "max_active_jobs": spec.max_active_jobs,
             "metadata": metadata,
             "titles": titles,
         }

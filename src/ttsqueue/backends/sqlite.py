@@ -181,8 +181,10 @@ class SqliteBackend(Backend):
         self._local_writes += 1
         return job
 
-    async def retry(self, job_id: str, *, user_id: str | None = None) -> Job:
-        job = await self._db.run(jobs.retry, job_id, user_id)
+    async def retry(
+        self, job_id: str, *, user_id: str | None = None, max_active_jobs: int | None = None
+    ) -> Job:
+        job = await self._db.run(jobs.retry, job_id, user_id, max_active_jobs)
         self._local_writes += 1
         return job
 
@@ -190,6 +192,9 @@ class SqliteBackend(Backend):
         job = await self._db.run(jobs.set_priority, job_id, priority)
         self._local_writes += 1
         return job
+
+    async def count_active(self, user_id: str) -> int:
+        return await self._db.run(jobs.count_active, user_id)
 
     async def stats(self, *, user_id: str | None = None) -> QueueStats:
         return await self._db.run(jobs.stats, user_id)

@@ -9,7 +9,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ttsqueue.backends.base import BackendError, InvalidTransition, JobNotFound, WorkerInfo
+from ttsqueue.backends.base import (
+    ActiveJobsLimit,
+    BackendError,
+    InvalidTransition,
+    JobNotFound,
+    WorkerInfo,
+)
 from ttsqueue.backends.sqlite_db import Q, transaction
 from ttsqueue.backends.sqlite_rows import (
     add_event,
@@ -59,6 +65,8 @@ def enqueue(conn: sqlite3.Connection, specs: Sequence[JobSpec]) -> list[EnqueueR
                     if found is not None:
                         results.append(EnqueueResult(job_from_row(found), created=False))
                         continue
+                if spec.max_active_jobs is not None:
+                    _check_active(conn, spec.user_id, spec.max_active_jobs)
                 _insert(conn, spec, now)
                 row = job_row(conn, spec.id)
                 assert row is not None
@@ -66,6 +74,17 @@ def enqueue(conn: sqlite3.Connection, specs: Sequence[JobSpec]) -> list[EnqueueR
     except sqlite3.IntegrityError as exc:
         raise BackendError(f"a job with this id already exists ({exc})") from None
     return results
+
+
+def count_active(conn: sqlite3.Connection, user_id: str) -> int:
+    return int(conn.execute(Q["active_jobs_user"], {"user_id": user_id}).fetchone()[0])
+
+
+def _check_active(conn: sqlite3.Connection, user_id: str, limit: int) -> None:
+    """Within the write transaction: SQLite has one writer, so the count is exact."""
+    active = count_active(conn, user_id)
+    if active >= limit:
+        raise ActiveJobsLimit(user_id, active, limit)
 
 
 def _insert(conn: sqlite3.Connection, spec: JobSpec, now: float) -> None:
@@ -211,7 +230,9 @@ def cancel(conn: sqlite3.Connection, job_id: str, user_id: str | None) -> Job:
         return load_job_by_id(conn, job_id)
 
 
-def retry(conn: sqlite3.Connection, job_id: str, user_id: str | None) -> Job:
+def retry(
+    conn: sqlite3.Connection, job_id: str, user_id: str | None, max_active_jobs: int | None
+) -> Job:
     now = time.time()
     with transaction(conn):
         row = _owned(conn, job_id, user_id)
@@ -220,6 +241,8 @@ def retry(conn: sqlite3.Connection, job_id: str, user_id: str | None) -> Job:
                 job_from_row(row),
                 f"only failed or cancelled jobs can be retried ({row['status']})",
             )
+        if max_active_jobs is not None:
+            _check_active(conn, row["user_id"], max_active_jobs)
         conn.execute(Q["retry_tasks"], {"job_seq": row["seq"], "now": now})
         if row["completed_chapters"] == row["total_chapters"]:
             assemble = task_id(job_id, row["total_chapters"])

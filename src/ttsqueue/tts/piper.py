@@ -1,8 +1,9 @@
 """The piper engine: neural voices from a user-supplied piper ``.onnx`` model.
 
-A voice name is the name of a model in the directory ``TTSQUEUE_PIPER_VOICES_DIR``, or a
-path to ``<model>.onnx`` (with ``<model>.onnx.json`` beside it) — when that directory is
-set, only paths inside it. Text is turned
+The voices are the models ``<name>.onnx`` (with ``<name>.onnx.json`` beside them) in the
+directory ``TTSQUEUE_PIPER_VOICES_DIR``; a voice is named as the catalogue
+(``/v1/voices``) lists it, ``<name>``, never by a path, so no request can name (or learn
+of) another file on the server. Without that directory piper has no voices. Text is turned
 into IPA phonemes by espeak-ng (the same library as the espeak engine), phonemes into ids
 with the model's ``phoneme_id_map``, and the ONNX model (inputs ``input``,
 ``input_lengths``, ``scales`` and, for multi-speaker models, ``sid``) into float audio.
@@ -31,6 +32,8 @@ from ttsqueue.tts.espeak import EspeakEngine
 VOICES_DIR_ENV = "TTSQUEUE_PIPER_VOICES_DIR"
 PAD, BOS, EOS = "_", "^", "$"
 _CLAUSE = re.compile(r"([^.,;:!?]*)([.,;:!?]*)")
+# A catalogue name: a model's file name without ".onnx"; no separator, no leading dot.
+VOICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,20 +175,12 @@ class PiperEngine:
         return Path(value) if value else None
 
     def model_path(self, name: str) -> Path | None:
-        """The model file for voice ``name``, or None when there is no such voice."""
-        if not name:
-            return None
+        """The model file of the catalogue voice ``name``, or None when the catalogue has
+        no such voice (whatever files exist elsewhere: a name is never a path)."""
         folder = self.voices_dir()
-        if folder is not None and "/" not in name and "\\" not in name and name not in {".", ".."}:
-            candidate = folder / (name if name.endswith(".onnx") else name + ".onnx")
-        elif name.endswith(".onnx"):
-            candidate = Path(name).expanduser()
-            # On a shared server (a voices directory is set) users may name only its models,
-            # never an arbitrary file on the machine.
-            if folder is not None and not candidate.resolve().is_relative_to(folder.resolve()):
-                return None
-        else:
+        if folder is None or not VOICE_NAME.fullmatch(name):
             return None
+        candidate = folder / f"{name}.onnx"
         json_path = candidate.with_name(candidate.name + ".json")
         return candidate if candidate.is_file() and json_path.is_file() else None
 

@@ -13,11 +13,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from ttsqueue import analytics, metrics
+from ttsqueue import analytics, metrics, strings
 from ttsqueue.api import present
 from ttsqueue.api.deps import AdminUser, JobId, QueueDep, StateDep
 from ttsqueue.api.errors import ApiError, responses
-from ttsqueue.api.schemas import EventPublic, JobPublic, JobSummary
+from ttsqueue.api.schemas import EventPublic, JobPublic, JobSummary, epoch_of
 from ttsqueue.models import Job, JobFilter, JobStatus
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -116,7 +116,7 @@ def _decode(token: str) -> tuple[str | None, int, int]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         cursor, size, skip = json.loads(raw)
-        if not (cursor is None or isinstance(cursor, str)):
+        if not (cursor is None or (isinstance(cursor, str) and not strings.problem(cursor))):
             raise ValueError("cursor")
         if not (isinstance(size, int) and isinstance(skip, int) and 0 <= skip < size <= 200):
             raise ValueError("size")
@@ -146,8 +146,8 @@ async def search_jobs(
     case-insensitive search; reads at most a bounded number of jobs per request and
     hands back a cursor to go on."""
     flt = JobFilter(user_id=user or None, status=status)
-    lo = since.timestamp() if since else None
-    hi = until.timestamp() if until else None
+    lo = epoch_of(since) if since else None
+    hi = epoch_of(until) if until else None
     needle = (q or "").strip().lower()
     store_cursor, size, skip = _decode(cursor) if cursor else (None, limit, 0)
     found: list[Job] = []

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
+from ttsqueue import strings
 from ttsqueue.api import present
 from ttsqueue.api.deps import AdminUser, CurrentUser, JobId, QueueDep, StateDep
 from ttsqueue.api.errors import ApiError, responses
@@ -96,7 +97,10 @@ def decode_cursor(cursor: str | None) -> str | None:
         return None
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        return raw.decode()
+        decoded = raw.decode()
+        if strings.problem(decoded):
+            raise ValueError("a cursor holds no control characters")
+        return decoded
     except (binascii.Error, ValueError):
         raise ApiError(422, "invalid cursor", loc=["query", "cursor"]) from None
 
@@ -160,9 +164,16 @@ async def cancel_job(job_id: JobId, queue: QueueDep, user: CurrentUser) -> JobPu
     return present.job(await queue.get_job(user, job_id))
 
 
-@router.post("/{job_id}/retry", response_model=JobPublic, responses=responses(401, 404, 409, 422))
-async def retry_job(job_id: JobId, queue: QueueDep, user: CurrentUser) -> JobPublic:
-    """Run a failed or cancelled job again; finished chapters are kept (409 otherwise)."""
+@router.post(
+    "/{job_id}/retry", response_model=JobPublic, responses=responses(401, 404, 409, 422, 429)
+)
+async def retry_job(
+    request: Request, job_id: JobId, queue: QueueDep, user: CurrentUser
+) -> JobPublic:
+    """Run a failed or cancelled job again; finished chapters are kept (409 otherwise).
+    A retry counts as a submission: against the per-minute rate and the cap on
+    unfinished jobs (429)."""
+    await check_rate(request, user)
     await queue.retry_job(user, job_id)
     return present.job(await queue.get_job(user, job_id))
 

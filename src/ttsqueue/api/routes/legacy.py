@@ -30,6 +30,8 @@ from ttsqueue.settings import Settings
 router = APIRouter(prefix="/api/tts/queue", tags=["legacy"])
 
 _FIELDS = {"voice": "voiceSettings", "voice.speed": "voiceSettings.speed"}
+_FIELDS |= {"voice.name": "voiceSettings.voice", "voice.engine": "voiceSettings.engine"}
+_FIELDS |= {"metadata.job_type": "jobType"}
 _FIELDS |= {"output_format": "outputFormat", "work_id": "workId"}
 _FIELDS |= {"idempotency_key": "idempotencyKey", "job_id": "jobId"}
 

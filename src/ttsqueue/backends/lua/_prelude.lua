@@ -184,6 +184,21 @@ local function count(user, field, delta)
   c[field] = (c[field] or 0) + delta
 end
 
+-- A user's unfinished jobs, from their status counters (call it before this script
+-- changes any of their counts: those changes wait in COUNTS until the reply).
+local function active_jobs(user)
+  local v = redis.call('HMGET', key('user_counts', user),
+    'j:queued', 'j:scheduled', 'j:processing', 'j:assembling')
+  local n = 0
+  for i = 1, 4 do n = n + (tonumber(v[i]) or 0) end
+  return n
+end
+
+-- The error reply of a refusal by the cap on unfinished jobs (the backend parses it).
+local function active_limit_error(user, active, cap)
+  return redis.error_reply('active jobs limit ' .. active .. ' ' .. cap .. ' ' .. user)
+end
+
 local function reply(x)
   flush_zadds()
   flush_jobs()

@@ -1,9 +1,9 @@
 -- enqueue: insert jobs and their tasks in one step.
 -- ARGV[5] = number of specs; then per spec: its JSON (id, user_id, priority, title,
 -- author, work_id, voice, output_format, run_at, idem, max_attempts, max_concurrency,
--- metadata, titles), then one payload JSON per task (chapters, then assemble).
+-- max_active_jobs, metadata, titles), then one payload JSON per task (chapters, then assemble).
 -- Returns {the clock reading written as created_at, {job id, created (1/0), status}
--- per spec}, or the error 'duplicate id'.
+-- per spec}, or the error 'duplicate id' or 'active jobs limit <active> <cap> <user>'.
 local now = clock()
 local at = num(now)
 schema_check()
@@ -24,6 +24,34 @@ for _, spec in ipairs(specs) do
       return redis.error_reply('duplicate id')
     end
     seen[spec.id] = true
+  end
+end
+
+-- The cap on unfinished jobs: a spec that inserts a job (no idempotency key, or a key
+-- new to the store and to the batch) needs its owner below its max_active_jobs,
+-- counting the batch's earlier inserts; else the whole batch is refused.
+local capped = false
+for _, spec in ipairs(specs) do
+  if spec.max_active_jobs ~= nil and spec.max_active_jobs ~= cjson.null then capped = true end
+end
+local active, keys_seen = {}, {}
+for _, spec in ipairs(capped and specs or {}) do
+  local inserts = true
+  if spec.idem ~= cjson.null then
+    local k = spec.user_id .. '\n' .. spec.idem
+    local existing = redis.call('HGET', key('idem'), k)
+    if keys_seen[k] or (existing and redis.call('EXISTS', key('job', existing)) == 1) then
+      inserts = false
+    end
+    keys_seen[k] = true
+  end
+  local cap = spec.max_active_jobs
+  if inserts then
+    local n = active[spec.user_id] or active_jobs(spec.user_id)
+    if cap ~= nil and cap ~= cjson.null and n >= cap then
+      return active_limit_error(spec.user_id, n, cap)
+    end
+    active[spec.user_id] = n + 1
   end
 end
 

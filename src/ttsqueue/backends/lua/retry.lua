@@ -1,10 +1,15 @@
 -- retry: run a failed or cancelled job again, redoing only unfinished chapters.
--- ARGV[5] = job id, ARGV[6] = owner or ''. Returns 'ok', 'missing' or the status that
--- forbids it.
+-- ARGV[5] = job id, ARGV[6] = owner or '', ARGV[7] = the owner's cap on unfinished jobs
+-- or ''. Returns 'ok', 'missing' or the status that forbids it, or the error
+-- 'active jobs limit <active> <cap> <user>'.
 local now = clock()
 local j = job_info(ARGV[5])
 if not j or (ARGV[6] ~= '' and j.user ~= ARGV[6]) then return reply('missing') end
 if j.status ~= 'failed' and j.status ~= 'cancelled' then return reply(j.status) end
+if ARGV[7] ~= '' then
+  local n, cap = active_jobs(j.user), tonumber(ARGV[7])
+  if n >= cap then return active_limit_error(j.user, n, cap) end
+end
 unfinish(j)
 local tk, jk = key('tasks', j.id), key('job', j.id)
 local all_done = true

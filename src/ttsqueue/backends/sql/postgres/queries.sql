@@ -132,10 +132,14 @@ ORDER BY id DESC LIMIT %(limit)s
 SELECT tq_cancel(%(id)s, %(user)s::text) AS outcome
 
 -- name: retry
-SELECT tq_retry(%(id)s, %(user)s::text) AS outcome
+SELECT tq_retry(%(id)s, %(user)s::text, %(max_active)s::integer) AS outcome
 
 -- name: set_priority
 SELECT tq_set_priority(%(id)s, %(priority)s) AS outcome
+
+-- name: active_jobs_user
+-- by the partial index jobs_user_active (finished_at is set exactly when a job ends)
+SELECT count(*) AS n FROM jobs WHERE user_id = %(user)s AND finished_at IS NULL
 
 -- name: stats_counts_all
 SELECT kind, status, sum(n)::bigint AS n FROM status_counts GROUP BY kind, status

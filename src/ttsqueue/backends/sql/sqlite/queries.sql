@@ -51,6 +51,10 @@ INSERT INTO schema_versions (version, name, applied_at) VALUES (:version, :name,
 -- name: job_by_idempotency_key
 SELECT * FROM jobs WHERE user_id = :user_id AND idempotency_key = :key
 
+-- name: active_jobs_user
+-- unfinished jobs (finished_at is set exactly when a job turns terminal, cleared by retry)
+SELECT count(*) FROM jobs WHERE user_id = :user_id AND finished_at IS NULL
+
 -- name: upsert_user_cap
 INSERT INTO users (user_id, max_concurrency) VALUES (:user_id, :cap)
 ON CONFLICT (user_id) DO UPDATE SET max_concurrency = excluded.max_concurrency

@@ -62,6 +62,10 @@ CREATE INDEX jobs_user ON jobs (user_id, id);
 CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 -- reap: delayed jobs not finished yet (the scheduled ones among them are promoted)
 CREATE INDEX jobs_delayed ON jobs (run_at) WHERE run_at IS NOT NULL AND finished_at IS NULL;
+-- the cap on unfinished jobs per user: enqueue and retry count the owner's unfinished
+-- jobs by this index (finished_at changes once per job, when it ends: no hot-path update
+-- of a running job touches it)
+CREATE INDEX jobs_user_active ON jobs (user_id) WHERE finished_at IS NULL;
 
 CREATE TABLE tasks (
     id               text    COLLATE "C" PRIMARY KEY,
@@ -310,6 +314,47 @@ $$;
 
 -- ------------------------------------------------------------------ enqueue
 
+-- Raise TQ429 (detail: JSON user_id, active, limit) when a spec that would be
+-- inserted (no idempotency key, or a key new to the store and first in the batch) finds
+-- its owner at its max_active_jobs, counting the batch's earlier inserts. The caller
+-- holds the owners' rows.
+CREATE FUNCTION tq_check_active(p_specs jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path FROM CURRENT
+SET enable_seqscan = off  -- the owners' unfinished jobs by index, whatever the statistics
+SET plan_cache_mode = force_generic_plan
+SET jit = off
+AS $$
+DECLARE
+    v_over record;
+BEGIN
+    WITH s AS (
+        SELECT x.o, x.s->>'user_id' AS user_id, x.s->>'idempotency_key' AS idem,
+               (x.s->>'max_active_jobs')::integer AS cap
+        FROM jsonb_array_elements(p_specs) WITH ORDINALITY AS x(s, o)
+    ), made AS (  -- the specs that insert a job, numbered per owner in batch order
+        SELECT s.*, row_number() OVER (PARTITION BY s.user_id ORDER BY s.o) AS k
+        FROM s
+        WHERE s.idem IS NULL
+           OR (s.o = (SELECT min(d.o) FROM s d WHERE d.user_id = s.user_id AND d.idem = s.idem)
+               AND NOT EXISTS (SELECT 1 FROM jobs j
+                               WHERE j.user_id = s.user_id AND j.idempotency_key = s.idem))
+    ), owners AS (
+        SELECT o.user_id, (SELECT count(*) FROM jobs j
+                           WHERE j.user_id = o.user_id AND j.finished_at IS NULL) AS n
+        FROM (SELECT DISTINCT m.user_id FROM made m WHERE m.cap IS NOT NULL) o
+    )
+    SELECT m.user_id, w.n + m.k - 1 AS active, m.cap INTO v_over
+    FROM made m JOIN owners w ON w.user_id = m.user_id
+    WHERE m.cap IS NOT NULL AND w.n + m.k - 1 >= m.cap
+    ORDER BY m.o LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'too many unfinished jobs' USING ERRCODE = 'TQ429',
+            DETAIL = jsonb_build_object('user_id', v_over.user_id, 'active', v_over.active,
+                                        'limit', v_over.cap)::text;
+    END IF;
+END
+$$;
+
 -- Insert books (a JSON array of specs) in order, set-based; returns each spec's job row
 -- and whether it was created (False: the idempotency key matched an existing job, or
 -- an earlier spec of the same batch), so that an enqueue is one statement and one
@@ -331,6 +376,11 @@ BEGIN
     FROM jsonb_array_elements(p_specs) WITH ORDINALITY AS x(s, o)
     ORDER BY x.s->>'user_id', x.o DESC
     ON CONFLICT (user_id) DO UPDATE SET max_concurrency = excluded.max_concurrency;
+    -- The cap on unfinished jobs. The owners' rows are locked now (above) until commit,
+    -- so a concurrent enqueue or retry of theirs waits, and counts after this one.
+    IF jsonb_path_exists(p_specs, '$[*] ? (@.max_active_jobs != null)') THEN
+        PERFORM tq_check_active(p_specs);
+    END IF;
     WITH s AS (
         SELECT x.o::integer AS o, x.s, x.s->>'id' AS id, x.s->>'user_id' AS user_id,
                (x.s->>'priority')::integer AS priority,
@@ -1046,13 +1096,16 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION tq_retry(p_job text, p_user text)
+-- With p_max_active, the owner's cap on unfinished jobs holds as in tq_enqueue (their
+-- user row locked, then their unfinished jobs counted): 'limit <n>' when they have n.
+CREATE FUNCTION tq_retry(p_job text, p_user text, p_max_active integer)
 RETURNS text
 LANGUAGE plpgsql SET search_path FROM CURRENT
 AS $$
 DECLARE
-    v_now double precision := tq_now();
-    v_j   record;
+    v_now    double precision := tq_now();
+    v_j      record;
+    v_active bigint;
 BEGIN
     PERFORM 1 FROM tasks t WHERE t.job_id = p_job ORDER BY t.id FOR UPDATE;
     SELECT j.status, j.user_id INTO v_j FROM jobs j WHERE j.id = p_job FOR UPDATE;
@@ -1061,6 +1114,14 @@ BEGIN
     END IF;
     IF v_j.status NOT IN ('failed', 'cancelled') THEN
         RETURN 'invalid';
+    END IF;
+    IF p_max_active IS NOT NULL THEN
+        PERFORM 1 FROM users u WHERE u.user_id = v_j.user_id FOR UPDATE;
+        SELECT count(*) INTO v_active FROM jobs j
+        WHERE j.user_id = v_j.user_id AND j.finished_at IS NULL;
+        IF v_active >= p_max_active THEN
+            RETURN 'limit ' || v_active;
+        END IF;
     END IF;
     UPDATE tasks t SET
         status = CASE WHEN t.kind = 'synthesize' THEN 'pending' ELSE 'waiting' END,

@@ -57,6 +57,8 @@ CREATE UNIQUE INDEX jobs_idempotency ON jobs (user_id, idempotency_key)
 CREATE INDEX jobs_user ON jobs (user_id, id);
 CREATE INDEX jobs_status ON jobs (status, id);
 CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+-- the cap on unfinished jobs per user: a count over the owner's unfinished jobs only
+CREATE INDEX jobs_user_active ON jobs (user_id) WHERE finished_at IS NULL;
 CREATE INDEX jobs_scheduled ON jobs (run_at) WHERE status = 'scheduled';
 
 CREATE TABLE tasks (
