@@ -71,6 +71,8 @@ export interface paths {
         /**
          * Retry Job
          * @description Run a failed or cancelled job again; finished chapters are kept (409 otherwise).
+         *     A retry counts as a submission: against the per-minute rate and the cap on
+         *     unfinished jobs (429).
          */
         post: operations["retry_job_v1_jobs__job_id__retry_post"];
         delete?: never;
@@ -1654,6 +1656,15 @@ export interface operations {
             };
             /** @description Invalid input; `loc` names the field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many submissions or unfinished jobs; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
