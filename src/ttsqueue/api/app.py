@@ -12,7 +12,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsqueue import __version__, dashboard, tts
 from ttsqueue.api import errors
+from ttsqueue.api.auth import Authenticator
 from ttsqueue.api.deps import ApiState
+from ttsqueue.api.premium import premium_check
 from ttsqueue.api.ratelimit import SlidingWindow
 from ttsqueue.api.routes import admin, audio, events, health, jobs, legacy, stats, voices
 from ttsqueue.api.schemas import JobCreate
@@ -84,6 +86,7 @@ def _state(settings: Settings, queue: Queue) -> ApiState:
         queue=queue,
         storage=Storage(settings.audio_dir),
         submissions=SlidingWindow(settings.submissions_per_minute),
+        auth=Authenticator(settings, queue.backend, premium_check(settings, queue.backend)),
     )
 
 
