@@ -104,6 +104,13 @@ class PostgresBackend(Backend):
     async def migrate(self) -> list[int]:
         return await self._db.migrate()
 
+    async def grant_readers(self, *, create_app_role: bool = False) -> list[str]:
+        """Create the ``ttsqueue_app`` role if asked, and grant the roles that read the
+        queue directly what they may read (docs/security.md); answers those roles."""
+        from ttsqueue.backends.postgres_roles import grant_readers
+
+        return await grant_readers(self._db, self.schema, create_app_role=create_app_role)
+
     async def ping(self) -> None:
         if not self._open:
             raise StoreUnavailable("the postgres backend is closed")
