@@ -160,3 +160,9 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON FUNCTIONS TO anon, authen
 
 -- name: set_claims
 SELECT set_config('request.jwt.claims', %(claims)s, false)
+
+-- name: set_job_result
+UPDATE {schema}.jobs SET result = %(result)s::jsonb WHERE id = %(id)s
+
+-- name: set_task_result
+UPDATE {schema}.tasks SET result = %(result)s::jsonb WHERE job_id = %(id)s AND idx = %(idx)s
