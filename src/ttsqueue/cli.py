@@ -69,14 +69,15 @@ async def _serve_worker(settings: Settings, concurrency: int | None) -> None:
         await worker.run()
 
 
-def _serve_worker_metrics(port: int) -> None:
-    """A worker alone serves no HTTP; its counters are scraped from this port."""
+def _serve_worker_metrics(host: str, port: int) -> None:
+    """A worker alone serves no HTTP; its counters are scraped from this port, on the
+    configured host (TTSQUEUE_HOST, loopback by default) like the API."""
     from prometheus_client import start_http_server
 
     from ttsqueue.metrics import REGISTRY
 
-    start_http_server(port, addr="0.0.0.0", registry=REGISTRY)
-    log.info("worker metrics on :%d/metrics", port)
+    start_http_server(port, addr=host, registry=REGISTRY)
+    log.info("worker metrics on %s:%d/metrics", host, port)
 
 
 def _uvicorn_server(app: Any, settings: Settings) -> Any:
@@ -191,6 +192,11 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    if settings.metrics_port and args.workers > 1:
+        raise CliError(
+            "TTSQUEUE_METRICS_PORT serves one process's /metrics: use it with --workers 1"
+        )
+
     uvicorn.run(
         "ttsqueue.cli:_api_factory",
         factory=True,
@@ -204,7 +210,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.metrics_port:
-        _serve_worker_metrics(args.metrics_port)
+        _serve_worker_metrics(settings.host, args.metrics_port)
     asyncio.run(_serve_worker(settings, args.concurrency))
     return 0
 

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ttsqueue.api.auth import Authenticator, AuthError
 from ttsqueue.api.errors import ApiError
 from ttsqueue.api.ratelimit import SlidingWindow
+from ttsqueue.api.sla_cache import SlaCache
 from ttsqueue.models import User
 from ttsqueue.queue import Queue
 from ttsqueue.settings import Settings
@@ -29,6 +30,7 @@ class ApiState:
     storage: Storage
     submissions: SlidingWindow
     auth: Authenticator
+    sla: SlaCache
 
 
 def get_state(request: Request) -> ApiState:
