@@ -131,3 +131,18 @@ async def test_the_dashboard_connects_only_to_its_own_origin(client: httpx.Async
     r = await client.get("/dashboard", headers={"Host": "x; connect-src *"})
     policy = r.headers["content-security-policy"]
     assert "connect-src 'self';" in policy and "*" not in policy
+
+
+def test_a_lone_workers_metrics_listen_on_the_configured_host(monkeypatch: Any) -> None:
+    import prometheus_client
+
+    from ttsqueue import cli
+
+    bound: list[tuple[int, str]] = []
+    monkeypatch.setattr(
+        prometheus_client,
+        "start_http_server",
+        lambda port, addr, registry: bound.append((port, addr)),
+    )
+    cli._serve_worker_metrics("127.0.0.1", 9100)
+    assert bound == [(9100, "127.0.0.1")]

@@ -166,3 +166,10 @@ UPDATE {schema}.jobs SET result = %(result)s::jsonb WHERE id = %(id)s
 
 -- name: set_task_result
 UPDATE {schema}.tasks SET result = %(result)s::jsonb WHERE job_id = %(id)s AND idx = %(idx)s
+
+-- name: create_profiles
+CREATE TABLE IF NOT EXISTS {schema}.profiles (id uuid PRIMARY KEY, is_premium boolean)
+
+-- name: set_profile
+INSERT INTO {schema}.profiles (id, is_premium) VALUES (%(id)s, %(premium)s)
+ON CONFLICT (id) DO UPDATE SET is_premium = excluded.is_premium
