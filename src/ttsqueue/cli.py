@@ -481,7 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError: a setting refused at start
+        print(f"ttsqueue: invalid configuration: {exc}", file=sys.stderr)
+        return 2
     _setup_logging(settings)
     try:
         return int(args.fn(args, settings))

@@ -15,7 +15,9 @@ MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TTSQUEUE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TTSQUEUE_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     # where things live
     database_url: str = "sqlite:///./ttsqueue-data/ttsqueue.db"

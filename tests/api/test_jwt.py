@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -372,3 +373,23 @@ def test_a_short_secret_is_refused_at_start() -> None:
 def test_a_jwks_url_must_be_http() -> None:
     with pytest.raises(pydantic.ValidationError, match="JWKS_URL"):
         Settings(_env_file=None, jwt_jwks_url="file:///etc/passwd")  # type: ignore[call-arg]
+
+
+def test_the_cli_refuses_a_short_secret_without_printing_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    secret = "hunter2-short"
+    env = {**os.environ, "TTSQUEUE_JWT_SECRET": secret, "TTSQUEUE_DATABASE_URL": "memory://"}
+    done = subprocess.run(
+        [sys.executable, "-m", "ttsqueue", "api"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "at least 32 bytes" in done.stderr
+    assert secret not in done.stderr + done.stdout
