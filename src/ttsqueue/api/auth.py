@@ -26,11 +26,10 @@ import jwt
 from ttsqueue.api.jwks import KEY_TYPES, JwksCache, key_fits
 from ttsqueue.api.keys import hash_token, looks_like_api_key
 from ttsqueue.backends.base import Backend
-from ttsqueue.models import User
+from ttsqueue.models import MAX_USER_ID_CHARS, User, valid_user_id
 from ttsqueue.settings import Settings
 
 MAX_TOKEN_CHARS = 8192
-MAX_USER_ID_CHARS = 200
 ADMIN_ROLES = frozenset({"service_role", "admin"})
 SERVICE_ROLE = "service_role"
 SERVICE_USER = "service"
@@ -43,12 +42,6 @@ class AuthError(Exception):
     """The credentials are missing or not valid; the message says why."""
 
 
-def valid_user_id(sub: object) -> bool:
-    """A user id is 1..200 printable characters: no NUL, newline or other control
-    character, which could split or merge keys in a store."""
-    return isinstance(sub, str) and 0 < len(sub) <= MAX_USER_ID_CHARS and sub.isprintable()
-
-
 def user_from_claims(claims: dict[str, Any]) -> User:
     meta = claims.get("app_metadata")
     meta = meta if isinstance(meta, dict) else {}
@@ -58,7 +51,9 @@ def user_from_claims(claims: dict[str, Any]) -> User:
     if sub is None and claims.get("role") == SERVICE_ROLE:
         return User(id=SERVICE_USER, premium=premium, admin=True)
     if not valid_user_id(sub):
-        raise AuthError("the token's sub claim must name the user (1-200 printable characters)")
+        raise AuthError(
+            f"the token's sub claim must name the user (1-{MAX_USER_ID_CHARS} printable characters)"
+        )
     assert isinstance(sub, str)
     return User(id=sub, premium=premium, admin=admin)
 
