@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme not in ("https", "http"):
-            raise ValueError("TTSQUEUE_JWT_JWKS_URL must be an https:// URL")
+            raise ValueError("TTSQUEUE_JWT_JWKS_URL must be an https:// (or http://) URL")
         return value
 
     @cached_property
