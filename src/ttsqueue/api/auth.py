@@ -54,7 +54,6 @@ def user_from_claims(claims: dict[str, Any]) -> User:
         raise AuthError(
             f"the token's sub claim must name the user (1-{MAX_USER_ID_CHARS} printable characters)"
         )
-    assert isinstance(sub, str)
     return User(id=sub, premium=premium, admin=admin)
 
 
