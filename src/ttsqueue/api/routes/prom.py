@@ -9,6 +9,7 @@ token; with ``TTSQUEUE_METRICS_PORT`` set the endpoint moves to its own port.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -49,9 +50,10 @@ def scraper(
 async def prometheus(state: StateDep) -> Response:
     """Counters of this process and gauges of the store, in the Prometheus text format."""
     backend = state.queue.backend
+    stats, workers = await asyncio.gather(backend.stats(), backend.list_workers())
     snap = metrics.Snapshot(
-        stats=await backend.stats(),
-        workers=await backend.list_workers(),
+        stats=stats,
+        workers=workers,
         sla=state.sla.current(backend, state.settings),
         now=time.time(),
     )
