@@ -396,3 +396,22 @@ def test_the_cli_refuses_a_short_secret_without_printing_it(tmp_path: Path) -> N
     assert done.returncode == 2
     assert "at least 32 bytes" in done.stderr
     assert secret not in done.stderr + done.stdout
+
+
+async def test_keys_are_refreshed_after_their_age_and_kept_while_the_provider_is_down(
+    provider: JwksServer,
+) -> None:
+    from ttsqueue.api.jwks import JwksCache
+
+    cache = JwksCache(provider.url, max_age_s=0.3, refetch_min_s=0.0, timeout_s=2.0)
+    kid = provider.keys[0].kid
+    assert (await cache.key(kid)) == provider.keys[0].jwk()
+    assert (await cache.key(kid)) is not None
+    assert provider.hits == 1  # fresh: from the cache
+    await asyncio.sleep(0.4)
+    assert (await cache.key(kid)) is not None
+    assert provider.hits == 2  # aged: fetched again
+    provider.stop()  # the provider goes away
+    await asyncio.sleep(0.4)
+    assert (await cache.key(kid)) == provider.keys[0].jwk()  # the keys held keep working
+    assert cache.fetches == 3
