@@ -142,3 +142,14 @@ def _json(text: str) -> dict[str, object]:
     value = json.loads(text)
     assert isinstance(value, dict)
     return value
+
+
+async def test_other_roles_may_execute_none_of_the_queue_functions(
+    pg: PostgresBackend, base_url: str, schema: str, app_role: str
+) -> None:
+    async with await psycopg.AsyncConnection.connect(base_url, autocommit=True) as conn:
+        cur = await conn.execute(
+            statement("executable_functions"), {"schema": schema, "role": app_role}
+        )
+        names = [r[0] for r in await cur.fetchall()]
+    assert names == ["tq_request_user"]  # what the read policies call, nothing more

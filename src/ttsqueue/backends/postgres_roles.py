@@ -38,8 +38,16 @@ def migration_script(schema: str, *, create_app_role: bool = False) -> str:
             name=sql.Literal(migration.name),
         )
         parts.append(version.as_string(None))
+    parts.append(_sql("grant_readers", schema=ident).as_string(None) + ";")
     parts.append(IDENTITY["script_footer"])
     return "\n\n".join(parts) + "\n"
+
+
+async def regrant(conn: Conn, schema: str) -> None:
+    """Trim the grants again (after migrations), where the schema has the function."""
+    cur = await conn.execute(_sql("has_grant_readers"), {"schema": schema})
+    if await cur.fetchone():
+        await conn.execute(_sql("grant_readers", schema=sql.Identifier(schema)))
 
 
 async def grant_readers(db: Database, schema: str, *, create_app_role: bool) -> list[str]:

@@ -21,6 +21,11 @@ $$
 -- name: grant_readers
 SELECT {schema}.tq_grant_readers()
 
+-- name: has_grant_readers
+SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = %(schema)s AND p.proname = 'tq_grant_readers'
+
+
 -- name: script_header
 -- ttsqueue's PostgreSQL schema {schema}, complete: paste it into Supabase's SQL editor
 -- (or run psql -v ON_ERROR_STOP=1 -f) as the role that will own the tables — the one

@@ -173,3 +173,8 @@ CREATE TABLE IF NOT EXISTS {schema}.profiles (id uuid PRIMARY KEY, is_premium bo
 -- name: set_profile
 INSERT INTO {schema}.profiles (id, is_premium) VALUES (%(id)s, %(premium)s)
 ON CONFLICT (id) DO UPDATE SET is_premium = excluded.is_premium
+
+-- name: executable_functions
+SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = %(schema)s AND has_function_privilege(%(role)s, p.oid, 'EXECUTE')
+ORDER BY 1
