@@ -72,14 +72,15 @@ async def _serve_worker(settings: Settings, concurrency: int | None) -> None:
         await worker.run()
 
 
-def _serve_worker_metrics(port: int) -> None:
-    """A worker alone serves no HTTP; its counters are scraped from this port."""
+def _serve_worker_metrics(host: str, port: int) -> None:
+    """A worker alone serves no HTTP; its counters are scraped from this port, on the
+    configured host (TTSQUEUE_HOST, loopback by default) like the API."""
     from prometheus_client import start_http_server
 
     from ttsqueue.metrics import REGISTRY
 
-    start_http_server(port, addr="0.0.0.0", registry=REGISTRY)
-    log.info("worker metrics on :%d/metrics", port)
+    start_http_server(port, addr=host, registry=REGISTRY)
+    log.info("worker metrics on %s:%d/metrics", host, port)
 
 
 def _uvicorn_server(app: Any, settings: Settings) -> Any:
@@ -201,6 +202,10 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    if settings.metrics_port and args.workers > 1:
+        raise CliError(
+            "TTSQUEUE_METRICS_PORT serves one process's /metrics: use it with --workers 1"
+        )
     from ttsqueue.api.server import http_protocol
 
     uvicorn.run(
@@ -217,20 +222,43 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.metrics_port:
-        _serve_worker_metrics(args.metrics_port)
+        _serve_worker_metrics(settings.host, args.metrics_port)
     asyncio.run(_serve_worker(settings, args.concurrency))
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    """Opening a backend applies its pending migrations under the store's lock."""
+    """Opening a backend applies its pending migrations under the store's lock; on
+    PostgreSQL the reader roles' grants are then brought up to date."""
+    postgres = settings.database_url.split("://")[0].lower() in ("postgres", "postgresql")
+    if args.print_sql:
+        from ttsqueue.backends.postgres_conn import DEFAULT_SCHEMA, parse_url
+        from ttsqueue.backends.postgres_roles import migration_script
 
-    async def run() -> None:
-        async with _open(settings):
-            pass
+        schema = args.schema or (
+            parse_url(settings.database_url).schema if postgres else DEFAULT_SCHEMA
+        )
+        sys.stdout.write(migration_script(schema, create_app_role=args.create_app_role))
+        return 0
+    if args.schema:
+        print("--schema goes with --print-sql; the store's schema is in the URL", file=sys.stderr)
+        return 2
+    if args.create_app_role and not postgres:
+        print("--create-app-role needs a PostgreSQL TTSQUEUE_DATABASE_URL", file=sys.stderr)
+        return 2
 
-    asyncio.run(run())
+    async def run() -> list[str]:
+        async with _open(settings) as backend:
+            grant = getattr(backend, "grant_readers", None)
+            if grant is None:
+                return []
+            readers: list[str] = await grant(create_app_role=args.create_app_role)
+            return readers
+
+    readers = asyncio.run(run())
     print(f"schema is up to date ({settings.database_url.split('://')[0]})")
+    if postgres:
+        print(f"roles that may read their own jobs: {', '.join(readers) or 'none'}")
     return 0
 
 
@@ -403,7 +431,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(fn=cmd_worker)
 
-    sub.add_parser("migrate", help="apply schema migrations").set_defaults(fn=cmd_migrate)
+    migrate = sub.add_parser("migrate", help="apply schema migrations")
+    migrate.add_argument(
+        "--print-sql",
+        action="store_true",
+        help="print the complete PostgreSQL schema as SQL (for Supabase's SQL editor)",
+    )
+    migrate.add_argument("--schema", default=None, help="the schema --print-sql writes for")
+    migrate.add_argument(
+        "--create-app-role",
+        action="store_true",
+        help="PostgreSQL: create the read-only ttsqueue_app role (docs/security.md)",
+    )
+    migrate.set_defaults(fn=cmd_migrate)
 
     submit = sub.add_parser("submit", help="submit a book file (.txt, .md, .epub) or - for stdin")
     submit.add_argument("file")
@@ -457,7 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError: a setting refused at start
+        print(f"ttsqueue: invalid configuration: {exc}", file=sys.stderr)
+        return 2
     _setup_logging(settings)
     try:
         return int(args.fn(args, settings))

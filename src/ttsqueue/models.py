@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 
 class JobStatus(StrEnum):
@@ -67,6 +67,19 @@ OUTPUT_FORMATS = ("m4b", "mp3", "opus", "m4a", "flac", "wav")
 
 
 _last_id = [0, 0]  # (ms, 80 random bits) of the previous id made by this process
+
+
+MAX_USER_ID_CHARS = 200
+
+
+def valid_user_id(user_id: object) -> TypeGuard[str]:
+    """A user id is 1..200 printable characters: no NUL, newline or other control
+    character, which could split or merge keys in a store."""
+    return (
+        isinstance(user_id, str)
+        and 0 < len(user_id) <= MAX_USER_ID_CHARS
+        and (user_id.isprintable())
+    )
 
 
 def new_id() -> str:

@@ -30,6 +30,7 @@ from ttsqueue.models import (
     User,
     Voice,
     new_id,
+    valid_user_id,
 )
 from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage, write_atomic
@@ -149,6 +150,8 @@ class Queue:
     def build_spec(self, user: User, book: BookRequest) -> JobSpec:
         """Validate a book and apply the caller's tier; raises :class:`QueueError`."""
         s = self.settings
+        if not valid_user_id(user.id):
+            raise QueueError("user", "a user id is 1-200 printable characters")
         _check_strings(book)
         chapters = self._check_chapters(book.chapters)
         for name, value in (("title", book.title), ("author", book.author)):

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ttsqueue.backends.base import BackendOptions
 
+MIN_SECRET_BYTES = 32
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TTSQUEUE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TTSQUEUE_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     # where things live
     database_url: str = "sqlite:///./ttsqueue-data/ttsqueue.db"
@@ -21,8 +26,22 @@ class Settings(BaseSettings):
     # HTTP
     host: str = "127.0.0.1"
     port: int = 8000
-    jwt_secret: str | None = None
-    jwt_audience: str | None = None
+    jwt_secret: str | None = Field(None, description="HS256 shared secret, at least 32 bytes")
+    jwt_jwks_url: str | None = Field(None, description="the identity provider's public keys")
+    jwt_issuer: str | None = Field(None, description="required iss claim, when set")
+    jwt_audience: str | None = Field(None, description="required aud claim, when set")
+    jwt_require_exp: bool = Field(True, description="refuse tokens without exp")
+    jwt_leeway_s: float = Field(5.0, ge=0, le=300, description="clock skew allowed on exp")
+    jwks_cache_s: float = Field(600.0, gt=0, description="how long fetched keys are trusted")
+    jwks_refetch_min_s: float = Field(30.0, ge=0, description="at most one refetch this often")
+    jwks_timeout_s: float = Field(5.0, gt=0, le=60)
+    premium_lookup: str | None = Field(
+        None, description="PostgreSQL [schema.]table.column deciding premium per user"
+    )
+    premium_lookup_key: str = Field("id", description="the lookup table's user id column")
+    premium_lookup_cache_s: float = Field(60.0, ge=0)
+    metrics_token: str | None = Field(None, description="a bearer token /metrics requires")
+    metrics_port: int = Field(0, ge=0, le=65535, description="serve /metrics apart, on this port")
     request_timeout_s: float = Field(
         20.0,
         gt=0,
@@ -75,6 +94,23 @@ class Settings(BaseSettings):
     analytics_max_jobs: int = Field(20_000, ge=1, description="jobs one report reads at most")
 
     log_level: str = "INFO"
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"TTSQUEUE_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes "
+                "(a short HS256 secret can be guessed offline from any token)"
+            )
+        return value
+
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("https", "http"):
+            raise ValueError("TTSQUEUE_JWT_JWKS_URL must be an https:// (or http://) URL")
+        return value
 
     @cached_property
     def backend_options(self) -> BackendOptions:

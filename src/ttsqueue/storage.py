@@ -48,6 +48,19 @@ class Storage:
             raise ValueError(f"path {relative!r} is outside storage")
         return path
 
+    def resolve_for_job(self, job_id: str, relative: str) -> Path:
+        """The absolute path of one of ``job_id``'s own files: it must lie inside that
+        job's directory, lexically and after symlinks, so a stored path that was
+        tampered with (another job's file, another user's book) is refused."""
+        own = self.job_dir(job_id)
+        path = self.resolve(relative)
+        if not path.is_relative_to(own) or path == own:
+            raise ValueError(f"path {relative!r} is not a file of job {job_id}")
+        real_own = own.resolve()
+        if not path.resolve().is_relative_to(real_own):
+            raise ValueError(f"path {relative!r} leads out of job {job_id}'s directory")
+        return path
+
     def delete_job(self, job_id: str) -> None:
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 

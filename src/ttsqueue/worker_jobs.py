@@ -143,7 +143,7 @@ class AssembleJob:
                 continue
             if t.result is None:
                 raise RuntimeError(f"chapter {t.index + 1} has no audio")
-            path = storage.resolve(str(t.result["path"]))
+            path = storage.resolve_for_job(job.id, str(t.result["path"]))
             chapters.append((str(path), t.title, float(t.result["duration_s"])))
         path = storage.book_path(job.id, EXTENSIONS[job.output_format])
         cover = job.metadata.get("cover_path")
@@ -155,7 +155,7 @@ class AssembleJob:
             title=job.title or str(claimed.payload.get("title", "")),
             author=job.author,
             narrator=f"{job.voice.engine} {job.voice.name}",
-            cover_path=str(storage.resolve(str(cover))) if cover else None,
+            cover_path=str(storage.resolve_for_job(job.id, str(cover))) if cover else None,
             characters=sum(int((t.result or {}).get("characters", 0)) for t in job.tasks),
         )
 

@@ -38,13 +38,19 @@ async def test_stats_are_scoped_to_the_caller(client: httpx.AsyncClient) -> None
 
 async def test_health(client: httpx.AsyncClient, backend: Backend, monkeypatch: Any) -> None:
     r = await client.get("/v1/health")
+    assert (r.status_code, r.json()) == (200, {"status": "ok"})
+    r = await client.get("/v1/health", headers=ADMIN)
     assert (r.status_code, r.json()["status"], r.json()["store"]) == (200, "ok", "ok")
 
     async def down() -> None:
-        raise StoreUnavailable("connection refused")
+        raise StoreUnavailable("connection refused to db.internal:5432")
 
     monkeypatch.setattr(backend, "ping", down)
-    r = await client.get("/v1/health")
+    for headers in ({}, ALICE, {"Authorization": "Bearer forged"}):
+        r = await client.get("/v1/health", headers=headers)
+        # up or down, nothing about the store, its host or its port
+        assert (r.status_code, r.json()) == (503, {"status": "unavailable"}), headers
+    r = await client.get("/v1/health", headers=ADMIN)
     assert r.status_code == 503
     assert r.json()["status"] == "unavailable"
     assert "connection refused" in r.json()["store"]

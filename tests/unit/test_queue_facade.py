@@ -102,3 +102,17 @@ async def test_every_string_of_a_book_follows_the_rule(
         await queue.add_job(ALICE, request_)
     assert caught.value.field == field
     assert await queue.active_jobs(ALICE) == 0
+
+
+@pytest.mark.parametrize("user_id", ["", "alice\x00bob", "alice\nbob", "tab\there", "x" * 201])
+async def test_a_user_id_must_be_printable_at_every_entry_point(queue: Queue, user_id: str) -> None:
+    from ttsqueue.api.keys import issue_api_key
+
+    with pytest.raises(QueueError) as caught:
+        await queue.add_job(User(user_id), book())
+    assert caught.value.field == "user"
+    with pytest.raises(QueueError):
+        await queue.add_jobs(User(user_id), [book()])
+    with pytest.raises(ValueError, match="printable"):
+        await issue_api_key(queue.backend, User(user_id))
+    assert (await queue.backend.stats()).users == 0

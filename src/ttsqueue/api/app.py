@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,11 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ttsqueue import __version__, dashboard, tts
 from ttsqueue.api import errors
+from ttsqueue.api.auth import Authenticator
 from ttsqueue.api.deps import ApiState
 from ttsqueue.api.guards import StringGuard
+from ttsqueue.api.premium import premium_check
 from ttsqueue.api.ratelimit import SlidingWindow
-from ttsqueue.api.routes import admin, audio, events, health, jobs, legacy, stats, voices
+from ttsqueue.api.routes import admin, audio, events, health, jobs, legacy, prom, stats, voices
 from ttsqueue.api.schemas import JobCreate
+from ttsqueue.api.sla_cache import SlaCache
 from ttsqueue.backends import open_backend
 from ttsqueue.queue import Queue
 from ttsqueue.settings import Settings
@@ -90,6 +95,8 @@ def _state(settings: Settings, queue: Queue) -> ApiState:
         queue=queue,
         storage=Storage(settings.audio_dir),
         submissions=SlidingWindow(settings.submissions_per_minute),
+        auth=Authenticator(settings, queue.backend, premium_check(settings, queue.backend)),
+        sla=SlaCache(),
     )
 
 
@@ -109,6 +116,47 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+@asynccontextmanager
+async def metrics_apart(settings: Settings, app: FastAPI) -> AsyncIterator[None]:
+    """With ``metrics_port`` set, serve ``/metrics`` (only) on that port of the
+    configured host, beside the API and sharing its state, while the API runs."""
+    if not settings.metrics_port:
+        yield
+        return
+    import uvicorn
+
+    side = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    side.state.api = app.state.api
+    errors.install(side)
+    side.include_router(prom.router)
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # the API's server has them
+            yield
+
+    server = Server(
+        uvicorn.Config(
+            side,
+            host=settings.host,
+            port=settings.metrics_port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if serving.done():
+        await serving
+        raise RuntimeError(f"/metrics could not listen on {settings.host}:{settings.metrics_port}")
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
+
+
 def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     """The API on ``queue`` when given (``ttsqueue up`` shares one with its worker);
     otherwise the app opens its own store from ``settings.database_url`` at startup."""
@@ -116,14 +164,16 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if queue is not None:
-            yield
+            async with metrics_apart(settings, app):
+                yield
             return
         backend = open_backend(settings.database_url, settings.backend_options)
         await backend.open()
         try:
             own = Queue(backend, settings, check_voice=tts.check_voice, check_text=tts.check_text)
             app.state.api = _state(settings, own)
-            yield
+            async with metrics_apart(settings, app):
+                yield
         finally:
             app.state.api = None
             await backend.close()
@@ -140,7 +190,8 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     for module in (jobs, events, audio, voices, stats, health, legacy):
         app.include_router(module.router)
     app.include_router(admin.router)
-    app.include_router(admin.metrics_router)
+    if not settings.metrics_port:
+        app.include_router(prom.router)
     app.include_router(dashboard.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(StringGuard)

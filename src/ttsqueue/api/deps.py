@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ttsqueue.api.auth import AuthError, authenticate
+from ttsqueue.api.auth import Authenticator, AuthError
 from ttsqueue.api.errors import ApiError
 from ttsqueue.api.ratelimit import SlidingWindow
+from ttsqueue.api.sla_cache import SlaCache
 from ttsqueue.models import User
 from ttsqueue.queue import Queue
 from ttsqueue.settings import Settings
@@ -28,6 +29,8 @@ class ApiState:
     queue: Queue
     storage: Storage
     submissions: SlidingWindow
+    auth: Authenticator
+    sla: SlaCache
 
 
 def get_state(request: Request) -> ApiState:
@@ -48,7 +51,11 @@ QueueDep = Annotated[Queue, Depends(get_queue)]
 
 bearer = HTTPBearer(
     auto_error=False,
-    description="A JWT (HS256, Supabase-compatible) or an API key from `ttsqueue token create`.",
+    description=(
+        "A JWT from the identity provider (e.g. Supabase: ES256/RS256/EdDSA keys from "
+        "its JWKS URL, or HS256 with a shared secret) or an API key from "
+        "`ttsqueue token create`."
+    ),
 )
 
 
@@ -69,7 +76,7 @@ async def current_user(
     if credentials is None:
         raise unauthorized("send Authorization: Bearer <token>")
     try:
-        return await authenticate(credentials.credentials, state.settings, state.queue.backend)
+        return await state.auth.user(credentials.credentials)
     except AuthError as exc:
         raise unauthorized(str(exc)) from None
 

@@ -12,7 +12,7 @@ import secrets
 import time
 
 from ttsqueue.backends.base import Backend
-from ttsqueue.models import ApiKey, User, new_id
+from ttsqueue.models import ApiKey, User, new_id, valid_user_id
 
 PREFIX = "ttsq_"
 _TOKEN = re.compile(r"^ttsq_([0-9a-f-]{36})_[A-Za-z0-9_-]{20,100}$")
@@ -35,6 +35,8 @@ def key_id_of(token: str) -> str | None:
 async def issue_api_key(backend: Backend, user: User, label: str = "") -> str:
     """Create a key for ``user`` (its tier and admin flag travel with the key) and
     return the token; only its hash is stored, so it cannot be shown again."""
+    if not valid_user_id(user.id):
+        raise ValueError("a user id is 1-200 printable characters")
     key_id = new_id()
     token = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     await backend.put_api_key(

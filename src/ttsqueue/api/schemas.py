@@ -196,9 +196,11 @@ class StatsPublic(BaseModel):
 
 
 class HealthPublic(BaseModel):
+    """Up or down for anyone; the store's state and the version for admins only."""
+
     status: Literal["ok", "unavailable"]
-    store: str
-    version: str
+    store: str | None = Field(None, description="admins only: the store's answer")
+    version: str | None = Field(None, description="admins only")
 
 
 # -- the original /api/tts/queue shape -----------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 try:
     import psycopg
-    from psycopg import errors
+    from psycopg import errors, sql
     from psycopg.rows import dict_row
     from psycopg.types.json import Jsonb
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -37,6 +37,7 @@ from ttsqueue.backends.base import (
 )
 from ttsqueue.backends.postgres_conn import QB, Conn, Database, formatted, parse_url, unavailable
 from ttsqueue.backends.postgres_listen import Listener
+from ttsqueue.backends.sqlfiles import queries
 from ttsqueue.models import (
     ApiKey,
     ClaimedTask,
@@ -53,6 +54,8 @@ from ttsqueue.models import (
     ReapResult,
     TaskStatus,
 )
+
+IDENTITY = queries("postgres", "identity.sql")
 
 
 class PostgresBackend(Backend):
@@ -102,10 +105,33 @@ class PostgresBackend(Backend):
     async def migrate(self) -> list[int]:
         return await self._db.migrate()
 
+    async def grant_readers(self, *, create_app_role: bool = False) -> list[str]:
+        """Create the ``ttsqueue_app`` role if asked, and grant the roles that read the
+        queue directly what they may read (docs/security.md); answers those roles."""
+        from ttsqueue.backends.postgres_roles import grant_readers
+
+        return await grant_readers(self._db, self.schema, create_app_role=create_app_role)
+
     async def ping(self) -> None:
         if not self._open:
             raise StoreUnavailable("the postgres backend is closed")
         await self._db.one("ping")
+
+    async def premium_lookup(
+        self, table: tuple[str, ...], column: str, key: str, user_id: str
+    ) -> bool:
+        """Whether the app's own ``table.column`` marks ``user_id`` premium (the names
+        are quoted identifiers; the user id is a parameter)."""
+        query = sql.SQL(IDENTITY["premium_lookup"]).format(
+            table=sql.Identifier(*table), column=sql.Identifier(column), key=sql.Identifier(key)
+        )
+
+        async def work(conn: Conn) -> bool:
+            cur = await conn.execute(query, {"user": user_id})
+            row = await cur.fetchone()
+            return bool(row and row["premium"])
+
+        return await self._db.run(work)
 
     # -- producers -------------------------------------------------------------------
 

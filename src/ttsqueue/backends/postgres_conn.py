@@ -233,4 +233,9 @@ async def apply_migrations(conn: Conn, schema: str) -> list[int]:
                 {"version": migration.version, "name": migration.name},
             )
             applied.append(migration.version)
+        if applied:
+            # objects a migration created get the same trimmed grants as the rest
+            from ttsqueue.backends.postgres_roles import regrant
+
+            await regrant(conn, schema)
     return applied

@@ -1,16 +1,14 @@
-"""Operations: analytics and cost, SLA, workers, a searchable job table (admins), and
-the Prometheus ``/metrics`` endpoint."""
+"""Operations: analytics and cost, SLA, workers and a searchable job table (admins)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-import time
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from ttsqueue import analytics, metrics, strings
@@ -21,7 +19,6 @@ from ttsqueue.api.schemas import EventPublic, JobPublic, JobSummary, epoch_of
 from ttsqueue.models import Job, JobFilter, JobStatus
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-metrics_router = APIRouter(tags=["metrics"])
 
 MAX_WINDOW_DAYS = 90.0
 MAX_SLA_WINDOW_S = 7 * 86400.0
@@ -82,7 +79,10 @@ async def get_sla(
 ) -> analytics.SlaReport:
     """Measured queue-wait and run-time percentiles per tier against the targets."""
     report = await analytics.sla(state.queue.backend, state.settings, window_s=window_s)
-    metrics.record_sla(report)
+    if window_s is None:
+        state.sla.put(report)  # what /metrics shows next
+    else:
+        metrics.record_sla(report)
     return report
 
 
@@ -195,25 +195,3 @@ async def job_detail(job_id: JobId, state: StateDep, admin: AdminUser) -> JobDet
             characters=chars, audio_s=round(audio, 3), cost=round(chars / 1e6 * price, 6)
         ),
     )
-
-
-# -- Prometheus ------------------------------------------------------------------------
-
-
-@metrics_router.get(
-    "/metrics",
-    response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
-)
-async def prometheus(state: StateDep) -> Response:
-    """Counters of this process and gauges of the store, in the Prometheus text format."""
-    backend = state.queue.backend
-    report = await analytics.sla(backend, state.settings)
-    metrics.record_sla(report)
-    snap = metrics.Snapshot(
-        stats=await backend.stats(),
-        workers=await backend.list_workers(),
-        sla=report,
-        now=time.time(),
-    )
-    return Response(metrics.render(snap), media_type=metrics.CONTENT_TYPE)

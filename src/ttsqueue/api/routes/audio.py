@@ -49,12 +49,15 @@ def _safe_name(text: str, fallback: str) -> str:
     return name or fallback
 
 
-def _file(storage: Storage, result: dict[str, Any] | None, fmt: str, name: str) -> FileResponse:
+def _file(
+    storage: Storage, job_id: str, result: dict[str, Any] | None, fmt: str, name: str
+) -> FileResponse:
+    """The file a result names, served only from the job's own directory."""
     rel = (result or {}).get("path")
     if not isinstance(rel, str) or not rel:
         raise _not_ready("the audio is not ready")
     try:
-        path: Path = storage.resolve(rel)
+        path: Path = storage.resolve_for_job(job_id, rel)
     except ValueError:
         raise _not_ready("the audio file is missing") from None
     if not path.is_file():
@@ -84,7 +87,9 @@ async def book_audio(
     job = await queue.get_job(user, job_id)
     if job.status is not JobStatus.COMPLETED:
         raise _not_ready(f"the audiobook is not ready: the job is {job.status.value}")
-    return _file(state.storage, job.result, job.output_format, _safe_name(job.title, job.id))
+    return _file(
+        state.storage, job.id, job.result, job.output_format, _safe_name(job.title, job.id)
+    )
 
 
 def _chapter(job: Job, n: int) -> Any:
@@ -119,4 +124,4 @@ async def chapter_audio(
         raise _not_ready(f"chapter {n} is not ready: it is {task.status.value}")
     fmt = CHAPTER_FORMAT.get(job.output_format, job.output_format)
     name = _safe_name(f"{job.title or job.id} - {n:03d} {task.title}", f"chapter-{n:03d}")
-    return _file(state.storage, task.result, fmt, name)
+    return _file(state.storage, job.id, task.result, fmt, name)

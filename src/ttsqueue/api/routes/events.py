@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect
 
 from ttsqueue.api import present
-from ttsqueue.api.auth import AuthError, authenticate
+from ttsqueue.api.auth import AuthError
 from ttsqueue.api.deps import CurrentUser, JobId, QueueDep
 from ttsqueue.api.errors import responses
 from ttsqueue.backends.base import Backend
@@ -156,9 +156,7 @@ async def events_socket(
         await websocket.close(code=1013, reason="the service is starting")
         return
     try:
-        user: User = await authenticate(
-            _ws_token(websocket, token), state.settings, state.queue.backend
-        )
+        user: User = await state.auth.user(_ws_token(websocket, token))
     except AuthError as exc:
         await websocket.close(code=1008, reason=str(exc)[:100])
         return
