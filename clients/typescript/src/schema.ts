@@ -471,17 +471,26 @@ export interface components {
              */
             at: string;
         };
-        /** HealthPublic */
+        /**
+         * HealthPublic
+         * @description Up or down for anyone; the store's state and the version for admins only.
+         */
         HealthPublic: {
             /**
              * Status
              * @enum {string}
              */
             status: "ok" | "unavailable";
-            /** Store */
-            store: string;
-            /** Version */
-            version: string;
+            /**
+             * Store
+             * @description admins only: the store's answer
+             */
+            store?: string | null;
+            /**
+             * Version
+             * @description admins only
+             */
+            version?: string | null;
         };
         /** JobDetail */
         JobDetail: {
@@ -2455,6 +2464,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain": unknown;
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };

@@ -52,10 +52,12 @@ describe("TTSQueue against a real server", { timeout: 240_000 }, () => {
     await server?.stop();
   });
 
-  test("health needs no token", async () => {
+  test("health needs no token and tells a stranger only up or down", async () => {
     const health = await new TTSQueue({ baseUrl: server.baseUrl }).health();
     assert.equal(health.status, "ok");
-    assert.equal(health.store, "ok");
+    assert.equal(health.store, undefined);
+    const admin = new TTSQueue({ baseUrl: server.baseUrl, token: server.token("root", "--admin") });
+    assert.equal((await admin.health()).store, "ok");
   });
 
   test("submit, follow the events to the end, download the audio", async () => {
