@@ -25,20 +25,26 @@ _PLAIN_HEADING = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _MAX_PLAIN_HEADING = 100
-_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
+# "# Title", "## Title ##": the opening hashes; the closing ones are stripped by hand
+# (a pattern with a lazy title and optional closing runs backtracks cubically).
+_ATX_OPEN = re.compile(r" {0,3}(#{1,6})[ \t]+")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _BLANK_RUN = re.compile(r"\n{3,}")
 _BYLINE = re.compile(r"^by\s+(\S.{0,100})$", re.IGNORECASE)
 
-# Inline Markdown that should not be read aloud.
+# Inline Markdown that should not be read aloud. Every pattern runs in time linear in
+# the line: what may stand between two delimiters never holds the opening delimiter, so a
+# failed attempt stops at the next opener instead of scanning to the end of the line.
 _INLINE = (
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: keep the alt text
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links: keep the text
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference links
-    (re.compile(r"<[^>\n]+>"), ""),  # inline HTML tags
-    (re.compile(r"(\*\*|__)(\S(?:.*?\S)?)\1"), r"\2"),  # strong
-    (re.compile(r"(?<![\w*])([*_])(\S(?:.*?\S)?)\1(?![\w*])"), r"\2"),  # emphasis
-    (re.compile(r"~~(.+?)~~"), r"\1"),  # strikethrough
+    (re.compile(r"!\[([^\[\]]*)\]\([^()\[\]]*\)"), r"\1"),  # images: keep the alt text
+    (re.compile(r"\[([^\[\]]+)\]\([^()\[\]]*\)"), r"\1"),  # links: keep the text
+    (re.compile(r"\[([^\[\]]+)\]\[[^\[\]]*\]"), r"\1"),  # reference links
+    (re.compile(r"<[^<>\n]+>"), ""),  # inline HTML tags
+    (re.compile(r"\*\*(?=\S)((?:[^*]|\*(?!\*))*?\S)\*\*"), r"\1"),  # strong
+    (re.compile(r"__(?=\S)((?:[^_]|_(?!_))*?\S)__"), r"\1"),
+    (re.compile(r"(?<![\w*])\*([^*\s](?:[^*]*[^*\s])?)\*(?![\w*])"), r"\1"),  # emphasis
+    (re.compile(r"(?<![\w*])_([^_\s](?:[^_]*[^_\s])?)_(?![\w*])"), r"\1"),
+    (re.compile(r"~~((?:[^~]|~(?!~))+?)~~"), r"\1"),  # strikethrough
     (re.compile(r"`([^`]*)`"), r"\1"),  # code spans
 )
 _LINE_MARKERS = re.compile(r"^ {0,3}(?:>[ \t]?)+|^[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
@@ -100,25 +106,34 @@ def _markdown_sections(text: str) -> list[_Section]:
         if in_fence:
             sections[-1].lines.append(line)
             continue
-        heading = _ATX_HEADING.match(line)
+        heading = _atx(line)
         setext = _setext_level(lines, index)
         if setext:
             sections.append(_Section(_inline(line.strip()), setext))
             continue
-        if heading and len(heading.group(1)) <= 2:
-            sections.append(_Section(_inline(heading.group(2)), len(heading.group(1))))
+        if heading and heading[0] <= 2:
+            sections.append(_Section(_inline(heading[1]), heading[0]))
         elif heading:
-            sections[-1].lines.append(_inline(heading.group(2)))
+            sections[-1].lines.append(_inline(heading[1]))
         elif not _is_setext_underline(lines, index):
             sections[-1].lines.append(line)
     return sections
+
+
+def _atx(line: str) -> tuple[int, str] | None:
+    """(level, title) of an ATX heading line (``## Title ##``), else None."""
+    opening = _ATX_OPEN.match(line)
+    if opening is None:
+        return None
+    title = line[opening.end() :].rstrip(" \t").rstrip("#").rstrip(" \t")
+    return len(opening.group(1)), title
 
 
 def _setext_level(lines: list[str], index: int) -> int:
     """1 or 2 if ``lines[index]`` is a setext heading (text over ``===`` or ``---``)."""
     if index + 1 >= len(lines) or not lines[index].strip():
         return 0
-    if _ATX_HEADING.match(lines[index]) or _LINE_MARKERS.match(lines[index]):
+    if _atx(lines[index]) is not None or _LINE_MARKERS.match(lines[index]):
         return 0
     if index > 0 and lines[index - 1].strip():
         return 0  # the last line of a paragraph: "---" under it is Markdown's h2, rare
