@@ -239,7 +239,7 @@ class Worker:
         task = item.claimed
         plan: SynthesisPlan = plan_chapter(task, self.storage)
         pieces: list[bytes] = []
-        sample_rate = 0
+        sample_rate = plan.sample_rate  # a chapter with nothing to say is silence at this rate
         done_chars = 0
         for batch in plan.batches:
             self._check(item)

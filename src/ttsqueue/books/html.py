@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -38,16 +39,17 @@ class _Extractor(HTMLParser):
         self._line: list[str] = []  # the paragraph being read
         self._lines: list[str] = []  # its earlier lines (split by <br>)
         self._skip: list[str] = []  # open elements whose content is dropped
+        self._skipping: Counter[str] = Counter()  # the same, for membership in O(1)
         self._heading: list[str] | None = None
         self._pre = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self._skip:
             if tag not in _VOID:
-                self._skip.append(tag)
+                self._push_skip(tag)
             return
         if tag in _SKIPPED:
-            self._skip.append(tag)
+            self._push_skip(tag)
             return
         if tag in _BLOCKS:
             self._end_paragraph()
@@ -63,6 +65,10 @@ class _Extractor(HTMLParser):
         if tag == "pre":
             self._pre += 1
 
+    def _push_skip(self, tag: str) -> None:
+        self._skip.append(tag)
+        self._skipping[tag] += 1
+
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
         if tag not in _VOID:
@@ -70,9 +76,12 @@ class _Extractor(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if self._skip:
-            if tag in self._skip:
-                while self._skip and self._skip.pop() != tag:
-                    pass
+            if self._skipping[tag]:
+                while self._skip:
+                    popped = self._skip.pop()
+                    self._skipping[popped] -= 1
+                    if popped == tag:
+                        break
             return
         if tag in _HEADINGS and self._heading is not None:
             self.document.heading = " ".join("".join(self._heading).split())
@@ -113,11 +122,23 @@ class _Extractor(HTMLParser):
         self._end_paragraph()
 
 
+def _close_safe(html: str) -> str:
+    """``html`` with every ``<`` after the last ``>`` written as ``&lt;``.
+
+    The standard library's parser, at the end of the input, rescans from each ``<`` that
+    starts no complete tag to the end of the text: quadratic in a run such as
+    ``<a <a <a``. Such a ``<`` is read as text either way; escaped, it is text at once.
+    """
+    last = html.rfind(">")
+    tail = html[last + 1 :]
+    return html[: last + 1] + tail.replace("<", "&lt;") if "<" in tail else html
+
+
 def html_to_paragraphs(html: str, anchors: set[str] | None = None) -> Document:
     """The text of ``html`` as paragraphs, noting where the elements with ``anchors``
     as their id start (a table of contents can point into the middle of a document)."""
     extractor = _Extractor(anchors or set())
-    extractor.feed(html)
+    extractor.feed(_close_safe(html))
     extractor.close()
     return extractor.document
 

@@ -18,6 +18,7 @@ _IRREGULAR_ORDINALS = {
     "twelve": "twelfth",
 }
 MAX_CARDINAL = 10**15 - 1
+_MAX_DIGITS = len(str(MAX_CARDINAL))
 
 
 def _below_thousand(n: int) -> str:
@@ -51,6 +52,33 @@ def cardinal(n: int) -> str:
     return " ".join(parts)
 
 
+def value(text: str) -> int | None:
+    """The value of a run of digits (commas allowed) small enough to read as a number,
+    else None. Never converts a long run: int() of thousands of digits is slow (and
+    refused past Python's conversion limit)."""
+    significant = text.replace(",", "").lstrip("0")
+    if len(significant) > _MAX_DIGITS:
+        return None
+    return int(significant or "0")
+
+
+def cardinal_of(text: str) -> str:
+    """A run of digits as words: ``"1,234"`` -> ``one thousand two hundred thirty-four``;
+    a run too long to be read as a number is read digit by digit."""
+    n = value(text)
+    return digits(text) if n is None else cardinal(n)
+
+
+def ordinal_of(text: str) -> str:
+    """A run of digits as an ordinal; a run too long for a number reads its digits and
+    ends with the last one as an ordinal (``... nine third``)."""
+    n = value(text)
+    if n is not None:
+        return ordinal(n)
+    head = text.rstrip(",")
+    return f"{digits(head[:-1])} {ordinal(int(head[-1]))}"
+
+
 def ordinal(n: int) -> str:
     """``3`` -> ``third``, ``21`` -> ``twenty-first``, ``100`` -> ``one hundredth``."""
     words = cardinal(n)
@@ -68,7 +96,7 @@ def ordinal(n: int) -> str:
 
 def digits(text: str) -> str:
     """Read each digit: ``"0314"`` -> ``zero three one four``."""
-    return " ".join(_ONES[int(ch)] for ch in text if ch.isdigit())
+    return " ".join(_ONES[int(ch)] for ch in text if ch.isdecimal())
 
 
 def year(n: int) -> str:

@@ -21,8 +21,11 @@ NON_TERMINAL = frozenset(
 )
 _CLOSERS = "\"'\u201d\u2019\u00bb)]}"
 _OPENERS = "\"'\u201c\u2018\u00ab([{\u00bf\u00a1"
+# Only from the start of a run of marks, which is taken whole: a run of dots with no
+# space after it is then tried once, not once per dot (quadratic).
 _SENTENCE_END = re.compile(
-    rf"(?:[.!?\u2026]+[{re.escape(_CLOSERS)}]*\s+)|(?:[\u3002\uff01\uff1f]+[{re.escape(_CLOSERS)}]*\s*)"
+    rf"(?:(?<![.!?\u2026])[.!?\u2026]++[{re.escape(_CLOSERS)}]*+\s+)"
+    rf"|(?:(?<![\u3002\uff01\uff1f])[\u3002\uff01\uff1f]++[{re.escape(_CLOSERS)}]*+\s*)"
 )
 _CLAUSE_END = re.compile(r"(?<=[,;:\u2014\u2013)])\s+|\s+(?=[\u2014\u2013(])")
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")

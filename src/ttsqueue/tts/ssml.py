@@ -68,6 +68,7 @@ def parse(text: str) -> Node:
     root = Node("#document", {}, 0)
     stack = [root]
     parser = expat.ParserCreate()
+    parser.buffer_text = True
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
     def where() -> str:
@@ -76,22 +77,27 @@ def parse(text: str) -> Node:
     def refuse_declaration(*_args: object) -> None:
         raise SsmlError(f"SSML must not contain DOCTYPE or ENTITY declarations ({where()})")
 
+    pending: list[str] = []  # text since the last tag, joined once (not += per call)
+
+    def flush() -> None:
+        if pending:
+            stack[-1].children.append("".join(pending))
+            pending.clear()
+
     def start(tag: str, attrs: dict[str, str]) -> None:
         if len(stack) > MAX_DEPTH:
             raise SsmlError(f"SSML elements are nested more than {MAX_DEPTH} deep ({where()})")
+        flush()
         node = Node(tag, attrs, parser.CurrentLineNumber + skipped_lines)
         stack[-1].children.append(node)
         stack.append(node)
 
     def end(_tag: str) -> None:
+        flush()
         stack.pop()
 
     def data(chars: str) -> None:
-        children = stack[-1].children
-        if children and isinstance(children[-1], str):
-            children[-1] += chars
-        else:
-            children.append(chars)
+        pending.append(chars)
 
     parser.StartDoctypeDeclHandler = refuse_declaration
     parser.EntityDeclHandler = refuse_declaration
@@ -100,6 +106,7 @@ def parse(text: str) -> Node:
     parser.CharacterDataHandler = data
     try:
         parser.Parse(body, True)
+        flush()
     except expat.ExpatError as exc:
         message = expat.ErrorString(exc.code)
         raise SsmlError(
@@ -153,7 +160,8 @@ def _relative(value: str, names: dict[str, float], *, semitones: bool) -> float 
     sign, number, unit = m.group(1), float(m.group(2)), m.group(3)
     amount = -number if sign == "-" else number
     if unit == "st":
-        return float(2 ** (amount / 12))
+        # Past +-10 octaves the voice is clamped anyway; 2 ** (99999 / 12) overflows.
+        return float(2 ** (max(-120.0, min(120.0, amount)) / 12))
     if unit == "%":
         return 1 + amount / 100 if sign else amount / 100
     return 1 + amount if sign else amount
@@ -185,7 +193,7 @@ def _cardinal(text: str) -> str | None:
     m = re.fullmatch(r"([+-]?)(\d+)(?:\.(\d+))?", re.sub(r"[\s,_]", "", text))
     if m is None:
         return None
-    words = numbers.cardinal(int(m.group(2))) + (
+    words = numbers.cardinal_of(m.group(2)) + (
         f" point {numbers.digits(m.group(3))}" if m.group(3) else ""
     )
     return ("minus " if m.group(1) == "-" else "") + words
@@ -193,7 +201,7 @@ def _cardinal(text: str) -> str | None:
 
 def _ordinal(text: str) -> str | None:
     m = re.fullmatch(r"(\d+)(?:st|nd|rd|th|\.)?", re.sub(r"[\s,]", "", text), re.IGNORECASE)
-    return numbers.ordinal(int(m.group(1))) if m else None
+    return numbers.ordinal_of(m.group(1)) if m else None
 
 
 _MONTHS = "January February March April May June July August September October November December"
@@ -204,7 +212,10 @@ def _date(text: str, fmt: str) -> str | None:
     order = fmt.lower() if fmt else ("ymd" if parts and len(parts[0]) == 4 else "mdy")
     if len(parts) != len(order) or set(order) - set("ymd"):
         return None
-    values = {key: int(part) for key, part in zip(order, parts, strict=True)}
+    read = {key: numbers.value(part) for key, part in zip(order, parts, strict=True)}
+    values = {key: number for key, number in read.items() if number is not None}
+    if len(values) != len(read):
+        return None  # a number too long for a date: read as written
     month, day = values.get("m"), values.get("d")
     if (month is not None and not 1 <= month <= 12) or (day is not None and not 1 <= day <= 31):
         return None

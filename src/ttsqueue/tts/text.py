@@ -131,20 +131,17 @@ _RANGE = re.compile(r"(?<=\d)\s?\u2013\s?(?=\d)")
 _INTEGER = re.compile(r"(?<![\w.,])(\d+)(?!\w|[.,]\d)")
 
 
-def _int(text: str) -> int:
-    return int(text.replace(",", ""))
-
-
 def _money(m: re.Match[str]) -> str:
     one, many, sub_one, sub_many = _CURRENCIES[m.group(1)]
-    whole, cents, scale = _int(m.group(2)), m.group(3), m.group(4)
+    whole, cents, scale = m.group(2), m.group(3), m.group(4)
     if scale:
-        amount = numbers.cardinal(whole) + (f" point {numbers.digits(cents)}" if cents else "")
+        amount = numbers.cardinal_of(whole) + (f" point {numbers.digits(cents)}" if cents else "")
         return f"{amount} {scale} {many}"
     cent_value = int(cents.ljust(2, "0")) if cents else 0
+    whole_value = numbers.value(whole)
     parts = []
-    if whole or not cent_value:
-        parts.append(f"{numbers.cardinal(whole)} {one if whole == 1 else many}")
+    if whole_value != 0 or not cent_value:
+        parts.append(f"{numbers.cardinal_of(whole)} {one if whole_value == 1 else many}")
     if cent_value:
         parts.append(f"{numbers.cardinal(cent_value)} {sub_one if cent_value == 1 else sub_many}")
     return " and ".join(parts)
@@ -152,7 +149,7 @@ def _money(m: re.Match[str]) -> str:
 
 def _number_words(text: str) -> str:
     whole, _, frac = text.lstrip("-").partition(".")
-    words = numbers.cardinal(_int(whole)) + (f" point {numbers.digits(frac)}" if frac else "")
+    words = numbers.cardinal_of(whole) + (f" point {numbers.digits(frac)}" if frac else "")
     return f"minus {words}" if text.startswith("-") else words
 
 
@@ -208,7 +205,7 @@ def _integer(m: re.Match[str]) -> str:
     text = m.group(1)
     if len(text) > 1 and text.startswith("0"):
         return numbers.digits(text)
-    return numbers.cardinal(int(text))
+    return numbers.cardinal_of(text)
 
 
 # Rules for any language: markup that is not read, Roman numerals alone on a line.
@@ -245,7 +242,7 @@ _ENGLISH_RULES: tuple[_Rule, ...] = (
     (_DAY_MONTH, _day_month),
     (_TIME, _time),
     (_DECADE, _decade),
-    (_ORDINAL, lambda m: numbers.ordinal(_int(m.group(1)))),
+    (_ORDINAL, lambda m: numbers.ordinal_of(m.group(1))),
     (_GROUPED, lambda m: _number_words(m.group(1) + (f".{m.group(2)}" if m.group(2) else ""))),
     (_DECIMAL, lambda m: _number_words(m.group(0))),
     (_YEAR, lambda m: numbers.year(int(m.group(1)))),
