@@ -94,6 +94,9 @@ class BookRequest:
     work_id: str | None = None
     metadata: dict[str, Any] | None = None
     cover: bytes | None = None  # JPEG or PNG, e.g. from an EPUB; lands in the audiobook
+    # The chapters' text already passed :meth:`Queue.check_texts` (the API runs that
+    # parse off the event loop), so building the job does not run it again.
+    texts_checked: bool = False
 
 
 MAX_COVER_BYTES = 10 * 1024 * 1024
@@ -153,7 +156,7 @@ class Queue:
         if not valid_user_id(user.id):
             raise QueueError("user", "a user id is 1-200 printable characters")
         _check_strings(book)
-        chapters = self._check_chapters(book.chapters)
+        chapters = self.check_chapters(book.chapters, check_text=not book.texts_checked)
         for name, value in (("title", book.title), ("author", book.author)):
             if len(value) > MAX_TITLE_CHARS:
                 raise QueueError(name, f"at most {MAX_TITLE_CHARS} characters")
@@ -216,7 +219,20 @@ class Queue:
             if not result.created and "cover_path" in spec.metadata:
                 self.storage.delete_job(spec.id)
 
-    def _check_chapters(self, given: Sequence[Chapter]) -> list[Chapter]:
+    def check_texts(self, chapters: Sequence[Chapter]) -> None:
+        """Refuse text the engines could not read (such as malformed SSML), naming the
+        chapter; CPU work in proportion to the text, so callers on an event loop run it
+        in a thread."""
+        if self._check_text is None:
+            return
+        for i, ch in enumerate(chapters):
+            if problem := self._check_text(ch.text):
+                raise QueueError(f"chapters.{i}.text", problem)
+
+    def check_chapters(self, given: Sequence[Chapter], *, check_text: bool = True) -> list[Chapter]:
+        """The chapters, refused (:class:`QueueError` naming the field) when there are
+        none or too many, or one is empty or too long, all checked before the text is
+        parsed; then, with ``check_text``, :meth:`check_texts`."""
         s = self.settings
         chapters = list(given)
         if not chapters:
@@ -238,11 +254,11 @@ class Queue:
                 raise QueueError(f"chapters.{i}.text", "chapter text is empty")
             if len(ch.title) > MAX_TITLE_CHARS:
                 raise QueueError(f"chapters.{i}.title", f"at most {MAX_TITLE_CHARS} characters")
-            if self._check_text is not None and (problem := self._check_text(ch.text)):
-                raise QueueError(f"chapters.{i}.text", problem)
             total += len(ch.text)
         if total > s.max_book_chars:
             raise QueueError("chapters", f"at most {s.max_book_chars} characters per book")
+        if check_text:
+            self.check_texts(chapters)
         return chapters
 
     async def add_job(

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     submissions_per_minute: int = Field(30, ge=1)
     max_active_jobs: int = Field(20, ge=1)
+    parse_concurrency: int = Field(2, ge=1, description="books parsed at once, off the event loop")
+    parse_queue: int = Field(
+        64, ge=0, description="submissions waiting to be parsed before more answer 503"
+    )
 
     # defaults for a job
     default_engine: str = "espeak"

@@ -19,6 +19,7 @@ from ttsqueue.api.auth import Authenticator
 from ttsqueue.api.deps import ApiState
 from ttsqueue.api.guards import StringGuard
 from ttsqueue.api.premium import premium_check
+from ttsqueue.api.parsing import ParseSlots
 from ttsqueue.api.ratelimit import SlidingWindow
 from ttsqueue.api.routes import admin, audio, events, health, jobs, legacy, prom, stats, voices
 from ttsqueue.api.schemas import JobCreate
@@ -97,6 +98,7 @@ def _state(settings: Settings, queue: Queue) -> ApiState:
         submissions=SlidingWindow(settings.submissions_per_minute),
         auth=Authenticator(settings, queue.backend, premium_check(settings, queue.backend)),
         sla=SlaCache(),
+        parsing=ParseSlots(settings.parse_concurrency, settings.parse_queue),
     )
 
 

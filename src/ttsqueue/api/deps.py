@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ttsqueue.api.auth import Authenticator, AuthError
 from ttsqueue.api.errors import ApiError
+from ttsqueue.api.parsing import ParseSlots
 from ttsqueue.api.ratelimit import SlidingWindow
 from ttsqueue.api.sla_cache import SlaCache
 from ttsqueue.models import User
@@ -31,6 +32,7 @@ class ApiState:
     submissions: SlidingWindow
     auth: Authenticator
     sla: SlaCache
+    parsing: ParseSlots
 
 
 def get_state(request: Request) -> ApiState:

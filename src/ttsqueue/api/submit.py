@@ -7,6 +7,11 @@
   headings; title, voice, format and the rest come from query parameters;
 * ``multipart/form-data`` — a book file in the part named ``file`` (``.txt``, ``.md``,
   ``.epub``), with the same query parameters.
+
+The cheap refusals come first (credentials, the rate limit and the active-jobs cap, in
+the route), then the body is read, and every parse — JSON, text, Markdown, EPUB and the
+chapters' SSML — runs in a thread through :class:`~ttsqueue.api.parsing.ParseSlots`,
+never on the event loop.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from ttsqueue.api.deps import ApiState
 from ttsqueue.api.errors import ApiError, pydantic_error
 from ttsqueue.api.schemas import (
     MAX_EPOCH,
@@ -30,9 +35,9 @@ from ttsqueue.api.schemas import (
     Title,
     VoiceIn,
 )
-from ttsqueue.books import BookError, parse_book, parse_text
-from ttsqueue.models import Chapter, Voice
-from ttsqueue.queue import MAX_KEY_CHARS, BookRequest
+from ttsqueue.books import BookError, check_text_size, parse_book, parse_text
+from ttsqueue.models import Chapter, User, Voice
+from ttsqueue.queue import MAX_KEY_CHARS, BookRequest, LimitExceeded, Queue
 from ttsqueue.settings import Settings
 from ttsqueue.tts.base import MAX_PITCH, MAX_SPEED, MIN_PITCH, MIN_SPEED
 
@@ -152,52 +157,90 @@ def from_text(body: bytes, markdown: bool, q: SubmitQuery, settings: Settings) -
             422, f"the text is not UTF-8 (invalid byte at {exc.start})", loc=["body"]
         ) from None
     try:
+        check_text_size(text, settings.max_book_chars)
         book = parse_text(text, markdown=markdown, default_title=q.title)
     except BookError as exc:
         raise ApiError(422, str(exc), loc=["body"]) from None
     return _from_query(q, book.chapters, book.title, book.author, settings)
 
 
-async def from_upload(request: Request, q: SubmitQuery, settings: Settings) -> BookRequest:
+def from_file(name: str, data: bytes, q: SubmitQuery, settings: Settings) -> BookRequest:
+    try:
+        book = parse_book(name, data, max_chars=settings.max_book_chars)
+    except BookError as exc:
+        raise ApiError(422, str(exc), loc=["body", "file"]) from None
+    return _from_query(q, book.chapters, book.title, book.author, settings, book.cover)
+
+
+async def read_upload(request: Request) -> tuple[str, bytes]:
+    """The file name and bytes of the ``file`` part of a multipart body."""
     form = await request.form(max_files=1, max_fields=20)
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ApiError(422, "upload the book in a file part named 'file'", loc=["body", "file"])
-        data = await upload.read()
-        name = upload.filename or "book.txt"
-        try:
-            book = await run_in_threadpool(parse_book, name, data)
-        except BookError as exc:
-            raise ApiError(422, str(exc), loc=["body", "file"]) from None
+        return upload.filename or "book.txt", await upload.read()
     finally:
         await form.close()
-    return _from_query(q, book.chapters, book.title, book.author, settings, book.cover)
+
+
+async def check_active_cap(queue: Queue, user: User) -> None:
+    """A user at the active-jobs cap is refused before their body is read or parsed;
+    the store enforces the cap again when the job is enqueued."""
+    if user.admin:
+        return
+    cap = queue.settings.max_active_jobs
+    active = await queue.active_jobs(user)
+    if active >= cap:
+        raise LimitExceeded("chapters", f"{active} unfinished jobs already (limit {cap})")
+
+
+def checked(queue: Queue, book: BookRequest) -> BookRequest:
+    """``book`` once its chapters pass the queue's checks (sizes first, then the text,
+    such as its SSML), marked so the queue does not parse the text again."""
+    queue.check_chapters(book.chapters)
+    return dataclasses.replace(book, texts_checked=True)
+
+
+def _parse(
+    kind: str,
+    data: bytes,
+    filename: str | None,
+    q: SubmitQuery,
+    state: ApiState,
+    header_key: str | None,
+) -> BookRequest:
+    """*thread* The book in a request body of media type ``kind``, checked."""
+    settings = state.settings
+    if filename is not None:
+        book = from_file(filename, data, q, settings)
+    elif kind in ("", *JSON_TYPES) or kind.endswith("+json"):
+        book = from_json(data, settings, header_key)
+    else:
+        markdown = q.markdown if q.markdown is not None else kind == "text/markdown"
+        book = from_text(data, markdown, q, settings)
+    if book.idempotency_key is None and header_key:
+        book = dataclasses.replace(book, idempotency_key=header_key)
+    return checked(state.queue, book)
 
 
 async def read_book(
-    request: Request, q: SubmitQuery, settings: Settings, header_key: str | None
+    request: Request, q: SubmitQuery, state: ApiState, header_key: str | None
 ) -> BookRequest:
-    """The book in this request, whatever its content type; raises :class:`ApiError`."""
+    """The book in this request, whatever its content type; raises :class:`ApiError`
+    (or :class:`~ttsqueue.queue.QueueError` for a chapter the queue refuses)."""
     kind = media_type(request)
-    book: BookRequest
+    filename: str | None = None
     if kind == MULTIPART:
-        book = await from_upload(request, q, settings)
-    else:
+        filename, data = await read_upload(request)
+    elif kind in ("", *JSON_TYPES) or kind.endswith("+json") or kind in TEXT_TYPES:
         data = await request.body()
-        if kind in ("", *JSON_TYPES) or kind.endswith("+json"):
-            return from_json(data, settings, header_key)
-        if kind in TEXT_TYPES:
-            markdown = q.markdown if q.markdown is not None else kind == "text/markdown"
-            book = from_text(data, markdown, q, settings)
-        else:
-            raise ApiError(
-                415,
-                f"unsupported content type {kind!r}: send application/json, text/plain, "
-                "text/markdown or multipart/form-data",
-                loc=["header", "Content-Type"],
-                type="unsupported_media_type",
-            )
-    if book.idempotency_key is None and header_key:
-        book = dataclasses.replace(book, idempotency_key=header_key)
-    return book
+    else:
+        raise ApiError(
+            415,
+            f"unsupported content type {kind!r}: send application/json, text/plain, "
+            "text/markdown or multipart/form-data",
+            loc=["header", "Content-Type"],
+            type="unsupported_media_type",
+        )
+    return await state.parsing.run(_parse, kind, data, filename, q, state, header_key)

@@ -7,29 +7,55 @@ from pathlib import PurePath
 from .model import Book, BookError
 from .text import parse_text
 
-__all__ = ["BOOK_EXTENSIONS", "Book", "BookError", "parse_book", "parse_epub", "parse_text"]
+__all__ = [
+    "BOOK_EXTENSIONS",
+    "Book",
+    "BookError",
+    "check_text_size",
+    "parse_book",
+    "parse_epub",
+    "parse_text",
+]
 
 BOOK_EXTENSIONS = (".txt", ".md", ".markdown", ".epub")
 
 
-def parse_epub(data: bytes) -> Book:
+# Markup a text book may hold beyond its text: a body is refused before it is parsed
+# when it is longer than this many times the characters a book may hold.
+MARKUP_ALLOWANCE = 2
+
+
+def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
     from .epub import parse_epub as _parse_epub
 
-    return _parse_epub(data)
+    return _parse_epub(data, max_chars=max_chars)
 
 
-def parse_book(filename: str, data: bytes) -> Book:
+def check_text_size(text: str, max_chars: int | None) -> None:
+    """Refuse, before parsing, a text book too long to hold at most ``max_chars``
+    characters once its markup is gone."""
+    if max_chars is not None and len(text) > MARKUP_ALLOWANCE * max_chars:
+        raise BookError(
+            f"the text is {len(text)} characters long; a book holds at most {max_chars}"
+        )
+
+
+def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> Book:
     """Read an uploaded book by its extension (.txt, .md/.markdown, .epub).
 
     Raises :class:`BookError` (a ``ValueError``) with a message fit for the user for an
-    unknown file type, text that is not UTF-8, a book with no text, or a broken EPUB.
+    unknown file type, text that is not UTF-8, a book with no text, a broken EPUB, or a
+    book that cannot hold at most ``max_chars`` characters (found before or while it is
+    parsed, never after).
     """
     path = PurePath(filename)
     suffix = path.suffix.lower()
     if suffix == ".epub":
-        book = parse_epub(data)
+        book = parse_epub(data, max_chars=max_chars)
     elif suffix in (".txt", ".md", ".markdown"):
-        book = parse_text(_decode(data), markdown=suffix != ".txt", default_title=path.stem)
+        text = _decode(data)
+        check_text_size(text, max_chars)
+        book = parse_text(text, markdown=suffix != ".txt", default_title=path.stem)
     else:
         known = ", ".join(BOOK_EXTENSIONS)
         raise BookError(f"unsupported book file type {suffix or filename!r} (use {known})")

@@ -5,6 +5,12 @@ Chapters follow the spine; titles come from the table of contents (``nav.xhtml``
 does not name continues the chapter before it (e-book tools split long chapters into
 several files), and a table-of-contents entry pointing into the middle of a document
 (``chapter.xhtml#part2``) starts a chapter there.
+
+Every limit is checked before or while the bytes are read, never after: the number of
+files in the archive, each file's size (declared, and counted while it is inflated), the
+total inflated, the spine's length, the nesting depth of the XML files, and the text the
+book holds. A spine that names a document twice is refused (the EPUB rules forbid it, and
+it would read the same document again for each mention).
 """
 
 from __future__ import annotations
@@ -21,7 +27,13 @@ from ttsqueue.models import Chapter
 from .html import html_to_paragraphs
 from .model import Book, BookError
 
-_MAX_MEMBER_BYTES = 64 * 1024 * 1024  # one file inside the archive, uncompressed
+MAX_FILES = 10_000  # files in the archive
+MAX_MEMBER_BYTES = 8 * 1024 * 1024  # one file inside the archive, inflated
+MAX_TOTAL_BYTES = 64 * 1024 * 1024  # everything read from the archive, inflated
+MAX_SPINE = 5_000  # documents in the reading order
+MAX_XML_DEPTH = 100  # nesting of the package, container and table-of-contents files
+MAX_COVER_BYTES = 10 * 1024 * 1024  # a larger cover is left out, the book still reads
+_READ_CHUNK = 64 * 1024
 _CONTAINER = "META-INF/container.xml"
 _XHTML_TYPES = ("application/xhtml+xml", "text/html", "application/xml")
 
@@ -44,51 +56,126 @@ class _Package:
     cover_id: str | None = None  # EPUB 2 <meta name="cover" content="id">
 
 
-def parse_epub(data: bytes) -> Book:
-    """Read an EPUB (bytes of the .epub file) into a :class:`Book`."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise BookError("this is not a valid EPUB file (it is not a ZIP archive)") from exc
-    with archive:
+class _Archive:
+    """The zip file, read within the limits: no file over ``MAX_MEMBER_BYTES`` and no
+    more than ``MAX_TOTAL_BYTES`` in all, counted while inflating (a file may lie about
+    its size in the directory)."""
+
+    def __init__(self, zip_file: zipfile.ZipFile) -> None:
+        self.zip = zip_file
+        self.names = frozenset(zip_file.namelist())
+        self.total = 0
+
+    def read(self, path: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
         try:
-            return _read(archive)
+            info = self.zip.getinfo(path)
+        except KeyError:
+            raise BookError(f"this EPUB file is damaged: {path!r} is missing") from None
+        if info.file_size > limit:
+            raise BookError(
+                f"this EPUB contains a file that is too large ({path!r}: over "
+                f"{limit // (1024 * 1024)} MiB)"
+            )
+        pieces: list[bytes] = []
+        size = 0
+        with self.zip.open(info) as member:
+            while piece := member.read(_READ_CHUNK):
+                size += len(piece)
+                self.total += len(piece)
+                if size > limit:
+                    raise BookError(f"this EPUB contains a file that is too large ({path!r})")
+                if self.total > MAX_TOTAL_BYTES:
+                    raise BookError(
+                        f"this EPUB holds more than {MAX_TOTAL_BYTES // (1024 * 1024)} MiB "
+                        "of text and images"
+                    )
+                pieces.append(piece)
+        return b"".join(pieces)
+
+    def xml(self, path: str) -> ElementTree.Element:
+        return parse_xml(self.read(path), path)
+
+
+def parse_xml(data: bytes, path: str) -> ElementTree.Element:
+    """An XML file's root, refusing entity declarations and nesting deeper than
+    ``MAX_XML_DEPTH`` while it is parsed."""
+    if b"<!ENTITY" in data:
+        raise BookError(f"this EPUB file is damaged: {path!r} declares XML entities")
+    parser: ElementTree.XMLPullParser[ElementTree.Element] = ElementTree.XMLPullParser(
+        events=("start", "end")
+    )
+    root: ElementTree.Element | None = None
+    depth = 0
+    for start in range(0, max(len(data), 1), _READ_CHUNK):
+        parser.feed(data[start : start + _READ_CHUNK])
+        for event, element in parser.read_events():  # type: ignore[misc]
+            if event == "start":
+                depth += 1
+                if depth > MAX_XML_DEPTH:
+                    raise BookError(
+                        f"this EPUB file is damaged: {path!r} nests elements more than "
+                        f"{MAX_XML_DEPTH} deep"
+                    )
+                if root is None:
+                    root = element  # type: ignore[assignment]
+            else:
+                depth -= 1
+    parser.close()
+    if root is None:
+        raise ElementTree.ParseError("no element found")
+    return root
+
+
+def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
+    """Read an EPUB (bytes of the .epub file) into a :class:`Book`; with ``max_chars``,
+    refuse a book holding more text, as soon as the documents read so far hold more."""
+    try:
+        zip_file = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise BookError("this is not a valid EPUB file (it is not a ZIP archive)") from exc
+    with zip_file:
+        if len(zip_file.infolist()) > MAX_FILES:
+            raise BookError(f"this EPUB holds more than {MAX_FILES} files")
+        try:
+            return _read(_Archive(zip_file), max_chars)
         except BookError:
             raise
-        except (ElementTree.ParseError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+        except (
+            ElementTree.ParseError,
+            KeyError,
+            UnicodeDecodeError,
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            NotImplementedError,  # a compression method zipfile does not have
+            EOFError,
+            ValueError,
+            OSError,
+            RuntimeError,  # an encrypted member
+        ) as exc:
             raise BookError(f"this EPUB file is damaged and cannot be read ({exc})") from exc
 
 
-def _read(archive: zipfile.ZipFile) -> Book:
+def _read(archive: _Archive, max_chars: int | None) -> Book:
     _refuse_drm(archive)
     opf_path = _rootfile(archive)
     package = _package(archive, opf_path)
     toc = _toc(archive, package)
-    chapters = _chapters(archive, package, toc)
+    chapters = _chapters(archive, package, toc, max_chars)
     if not chapters:
         raise BookError("the book has no text")
     cover = _cover(package)
+    cover_data = None
+    if cover is not None and cover.path in archive.names:
+        info = archive.zip.getinfo(cover.path)
+        if info.file_size <= MAX_COVER_BYTES:
+            cover_data = archive.read(cover.path, MAX_COVER_BYTES)
     return Book(
         title=package.title,
         author=package.author,
         chapters=chapters,
-        cover=_member(archive, cover.path) if cover else None,
-        cover_mime=cover.media_type if cover else None,
+        cover=cover_data,
+        cover_mime=cover.media_type if cover_data is not None and cover else None,
     )
-
-
-def _member(archive: zipfile.ZipFile, path: str) -> bytes:
-    try:
-        info = archive.getinfo(path)
-    except KeyError:
-        raise BookError(f"this EPUB file is damaged: {path!r} is missing") from None
-    if info.file_size > _MAX_MEMBER_BYTES:
-        raise BookError(f"this EPUB contains a file that is too large ({path!r})")
-    return archive.read(info)
-
-
-def _xml(archive: zipfile.ZipFile, path: str) -> ElementTree.Element:
-    return ElementTree.fromstring(_member(archive, path))
 
 
 def _local(tag: object) -> str:
@@ -104,22 +191,21 @@ def _text(element: ElementTree.Element) -> str:
     return " ".join("".join(element.itertext()).split())
 
 
-def _refuse_drm(archive: zipfile.ZipFile) -> None:
-    names = set(archive.namelist())
-    if "META-INF/rights.xml" in names:
+def _refuse_drm(archive: _Archive) -> None:
+    if "META-INF/rights.xml" in archive.names:
         raise BookError("this EPUB is protected by DRM and cannot be read")
-    if "META-INF/encryption.xml" in names:
-        root = _xml(archive, "META-INF/encryption.xml")
+    if "META-INF/encryption.xml" in archive.names:
+        root = archive.xml("META-INF/encryption.xml")
         for method in _find_all(root, "EncryptionMethod"):
             algorithm = method.get("Algorithm", "")
             if "obfuscation" not in algorithm and "font" not in algorithm:
                 raise BookError("this EPUB is protected by DRM and cannot be read")
 
 
-def _rootfile(archive: zipfile.ZipFile) -> str:
-    if _CONTAINER not in archive.namelist():
+def _rootfile(archive: _Archive) -> str:
+    if _CONTAINER not in archive.names:
         raise BookError("this EPUB file is damaged: META-INF/container.xml is missing")
-    for rootfile in _find_all(_xml(archive, _CONTAINER), "rootfile"):
+    for rootfile in _find_all(archive.xml(_CONTAINER), "rootfile"):
         path = rootfile.get("full-path")
         if path and rootfile.get("media-type", "application/oebps-package+xml").endswith(
             "package+xml"
@@ -134,8 +220,8 @@ def _resolve(base: str, href: str) -> str:
     return posixpath.normpath(posixpath.join(posixpath.dirname(base), href)).lstrip("/")
 
 
-def _package(archive: zipfile.ZipFile, opf_path: str) -> _Package:
-    root = _xml(archive, opf_path)
+def _package(archive: _Archive, opf_path: str) -> _Package:
+    root = archive.xml(opf_path)
     package = _Package()
     for element in root.iter():
         name = _local(element.tag)
@@ -153,12 +239,20 @@ def _package(archive: zipfile.ZipFile, opf_path: str) -> _Package:
             package.items[item.id] = item
     creators = [_text(e) for e in _find_all(root, "creator")]
     package.author = ", ".join(c for c in creators if c)
+    named: set[str] = set()
     for spine in _find_all(root, "spine"):
         package.ncx = package.items.get(spine.get("toc", ""))
         for ref in _find_all(spine, "itemref"):
             spine_item = package.items.get(ref.get("idref", ""))
             if spine_item is None:
                 raise BookError("this EPUB file is damaged: its spine names a missing file")
+            if spine_item.id in named:
+                raise BookError(
+                    f"this EPUB file is damaged: its spine names {spine_item.path!r} twice"
+                )
+            named.add(spine_item.id)
+            if len(named) > MAX_SPINE:
+                raise BookError(f"this EPUB has more than {MAX_SPINE} documents in its spine")
             if ref.get("linear", "yes") != "no":
                 package.spine.append(spine_item)
     if not package.spine:
@@ -186,17 +280,17 @@ def _cover(package: _Package) -> _Item | None:
 _Toc = dict[tuple[str, str], str]
 
 
-def _toc(archive: zipfile.ZipFile, package: _Package) -> _Toc:
+def _toc(archive: _Archive, package: _Package) -> _Toc:
     """The EPUB 3 navigation document's table of contents, else the EPUB 2 NCX one.
 
     A missing or broken table of contents is not fatal: titles then come from headings.
     """
     nav = next((i for i in package.items.values() if "nav" in i.properties), None)
     for item, read in ((nav, _nav_toc), (package.ncx, _ncx_toc)):
-        if item is None or item.path not in archive.namelist():
+        if item is None or item.path not in archive.names:
             continue
         try:
-            toc = read(_xml(archive, item.path), item.path)
+            toc = read(archive.xml(item.path), item.path)
         except ElementTree.ParseError:
             continue
         if toc:
@@ -226,7 +320,9 @@ def _nav_toc(root: ElementTree.Element, path: str) -> _Toc:
 def _ncx_toc(root: ElementTree.Element, path: str) -> _Toc:
     toc: _Toc = {}
     for point in _find_all(root, "navPoint"):  # document order = reading order
-        label = next(iter(_find_all(point, "text")), None)
+        # The label is a child's (not a nested navPoint's): each subtree is read once.
+        labels = (e for e in point if _local(e.tag) == "navLabel")
+        label = next((t for n in labels for t in _find_all(n, "text")), None)
         content = next((e for e in point if _local(e.tag) == "content"), None)
         if label is not None and content is not None and content.get("src"):
             title = _text(label)
@@ -235,28 +331,35 @@ def _ncx_toc(root: ElementTree.Element, path: str) -> _Toc:
     return toc
 
 
-def _chapters(archive: zipfile.ZipFile, package: _Package, toc: _Toc) -> list[Chapter]:
-    chapters: list[Chapter] = []
+def _chapters(
+    archive: _Archive, package: _Package, toc: _Toc, max_chars: int | None
+) -> list[Chapter]:
+    # (title, paragraphs); a continuation adds to the last one's list, joined at the end
+    chapters: list[tuple[str, list[str]]] = []
     documents = [
         i for i in package.spine if i.media_type in _XHTML_TYPES and "nav" not in i.properties
     ]
+    by_path: dict[str, dict[str, str]] = {}
+    for (path, fragment), toc_title in toc.items():
+        by_path.setdefault(path, {})[fragment] = toc_title
+    chars = 0
     for item in documents:
-        anchors = {fragment: title for (path, fragment), title in toc.items() if path == item.path}
-        document = html_to_paragraphs(_decode(_member(archive, item.path)), set(anchors) - {""})
+        anchors = by_path.get(item.path, {})
+        document = html_to_paragraphs(_decode(archive.read(item.path)), set(anchors) - {""})
         sections = document.split_at_anchors()
         for index, (anchor, paragraphs) in enumerate(sections):
-            text = "\n\n".join(paragraphs)
+            chars += sum(len(p) + 2 for p in paragraphs)
+            if max_chars is not None and chars > max_chars:
+                raise BookError(f"the book holds more than {max_chars} characters of text")
             title = anchors.get(anchor) if anchor else anchors.get("")
             if title is None and index == 0 and not toc and document.heading:
                 title = document.heading  # no table of contents: the first heading
             if title is None and chapters:
-                if text:  # a continuation of the chapter before
-                    last = chapters[-1]
-                    joined = f"{last.text}\n\n{text}" if last.text else text
-                    chapters[-1] = Chapter(title=last.title, text=joined)
+                chapters[-1][1].extend(paragraphs)  # a continuation of the chapter before
                 continue
-            chapters.append(Chapter(title=title or document.heading or "", text=text))
-    return [c for c in chapters if c.text]
+            chapters.append((title or document.heading or "", list(paragraphs)))
+    joined = [Chapter(title=title, text="\n\n".join(p)) for title, p in chapters]
+    return [c for c in joined if c.text]
 
 
 def _decode(data: bytes) -> str:

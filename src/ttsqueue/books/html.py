@@ -35,7 +35,7 @@ class _Extractor(HTMLParser):
     def __init__(self, anchors: set[str]) -> None:
         super().__init__(convert_charrefs=True)
         self.document = Document()
-        self._wanted = anchors
+        self._wanted = set(anchors)  # its own copy: found ids are dropped from it
         self._line: list[str] = []  # the paragraph being read
         self._lines: list[str] = []  # its earlier lines (split by <br>)
         self._skip: list[str] = []  # open elements whose content is dropped
@@ -59,7 +59,7 @@ class _Extractor(HTMLParser):
             if name in ("id", "name") and value in self._wanted:
                 self._end_paragraph()
                 self.document.anchors.append((len(self.document.paragraphs), value))
-                self._wanted = self._wanted - {value}
+                self._wanted.discard(value)
         if tag in _HEADINGS and not self.document.heading:
             self._heading = []
         if tag == "pre":

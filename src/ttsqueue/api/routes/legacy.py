@@ -23,6 +23,7 @@ from ttsqueue.api.schemas import (
     LegacySubmit,
     LegacySubmitted,
 )
+from ttsqueue.api.submit import check_active_cap, checked
 from ttsqueue.models import Chapter, Voice
 from ttsqueue.queue import MAX_PAGE, BookRequest, QueueError
 from ttsqueue.settings import Settings
@@ -86,7 +87,9 @@ async def legacy_submit(
     """Submit a book in the original shape."""
     await check_rate(request, user)
     try:
-        result = await state.queue.add_job(user, _book(body, state.settings))
+        await check_active_cap(state.queue, user)
+        book = await state.parsing.run(checked, state.queue, _book(body, state.settings))
+        result = await state.queue.add_job(user, book)
     except QueueError as exc:
         raise _legacy_error(exc) from None
     response.status_code = 201 if result.created else 200
