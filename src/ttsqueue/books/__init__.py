@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from .epub import parse_epub as _parse_epub
 from .model import Book, BookError
 from .text import parse_text
 
@@ -26,8 +27,6 @@ MARKUP_ALLOWANCE = 2
 
 
 def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
-    from .epub import parse_epub as _parse_epub
-
     return _parse_epub(data, max_chars=max_chars)
 
 
