@@ -99,15 +99,19 @@ async def _cases(base: str) -> None:
         status, seconds = await _post(client, "reader", **text)
         stop.set()
         worst = await health
-        print(f"45 KB Markdown '*a ': {status} in {seconds * 1000:.0f} ms; "
-              f"slowest /v1/health meanwhile {worst * 1000:.0f} ms")
+        print(
+            f"45 KB Markdown '*a ': {status} in {seconds * 1000:.0f} ms; "
+            f"slowest /v1/health meanwhile {worst * 1000:.0f} ms"
+        )
         for _ in range(2):  # the cap is 2 in this server
             await _post(client, "capped", json={"chapters": [{"title": "", "text": "Hi."}]})
         status, seconds = await _post(client, "capped", **text)
         print(f"same body, user at the active-jobs cap: {status} in {seconds * 1000:.0f} ms")
         cases = {
-            "1 KB EPUB, spine names one document 2,000 times": epub(2000, b"<p>x</p>"),
-            "25 KB EPUB holding one 16 MiB file": epub(1, b"<p>" + b"a" * (16 << 20) + b"</p>"),
+            "1 KB EPUB, spine names one document 2,000 times": epub(
+                2000, b"<p>" + b"word " * 20_000 + b"</p>"
+            ),
+            "25 KB EPUB holding one 16 MiB file": epub(1, b"<p>a</p>" * (2 << 20)),
         }
         for name, data in cases.items():
             files = {"file": ("book.epub", data, "application/epub+zip")}

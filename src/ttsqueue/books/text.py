@@ -47,7 +47,7 @@ _INLINE = (
     (re.compile(r"~~((?:[^~]|~(?!~))+?)~~"), r"\1"),  # strikethrough
     (re.compile(r"`([^`]*)`"), r"\1"),  # code spans
 )
-_LINE_MARKERS = re.compile(r"^ {0,3}(?:>[ \t]?)+|^[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
+_LINE_MARKERS = re.compile(r"^ {0,3}>[> \t]*|^[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
 _RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+")
 
