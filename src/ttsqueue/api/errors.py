@@ -150,10 +150,16 @@ async def _queue_error_handler(request: Request, exc: Exception) -> JSONResponse
     return error_response(request, exc.status_code, [item], headers)
 
 
+# FastAPI's answer to a body it cannot decode as JSON, before any route code runs.
+_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc, ApiError):
         items = exc.items
+    elif exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+        items = [ErrorItem(loc=["body"], msg="the body is not valid JSON", type="json_invalid")]
     else:
         items = [ErrorItem(loc=[], msg=str(exc.detail), type="http_error")]
     return error_response(request, exc.status_code, items, dict(exc.headers or {}) or None)
