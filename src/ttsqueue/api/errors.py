@@ -150,16 +150,18 @@ async def _queue_error_handler(request: Request, exc: Exception) -> JSONResponse
     return error_response(request, exc.status_code, [item], headers)
 
 
-# FastAPI's answer to a body it cannot decode as JSON, before any route code runs.
+# FastAPI's answer to a JSON body it cannot decode (not UTF-8), before any route code runs.
 _BODY_PARSE_ERROR = "There was an error parsing the body"
 
 
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+        # Not UTF-8: the same 422 as any other body that is not JSON, naming the body.
+        item = ErrorItem(loc=["body"], msg="the body is not valid JSON", type="json_invalid")
+        return error_response(request, 422, [item])
     if isinstance(exc, ApiError):
         items = exc.items
-    elif exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
-        items = [ErrorItem(loc=["body"], msg="the body is not valid JSON", type="json_invalid")]
     else:
         items = [ErrorItem(loc=[], msg=str(exc.detail), type="http_error")]
     return error_response(request, exc.status_code, items, dict(exc.headers or {}) or None)
