@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip
 export TTSQUEUE_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TTSQUEUE_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint unit test-ts openapi bench bench-queue bench-tts bench-api bench-quick clean
+.PHONY: run test lint unit fuzz test-ts openapi bench bench-queue bench-tts bench-api bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ openapi: $(VENV)/.dev-installed
 
 unit: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)
+
+# The fuzz suite with many more examples than `make test`, drawn afresh each run.
+fuzz: $(VENV)/.dev-installed
+	TTSQUEUE_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 tests/hostile/test_fuzz.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench all
