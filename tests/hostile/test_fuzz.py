@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.hostile import strategies as s
 from tests.hostile.door import Door
-from ttsqueue.books import BookError, parse_text
+from ttsqueue.books import BookError, parse_epub, parse_text
 from ttsqueue.models import Voice
 from ttsqueue.tts import prepare_chunks
 from ttsqueue.tts.noop import NoopEngine
@@ -116,3 +116,12 @@ def test_any_chapter_text_normalises_and_splits(text: str, language: str | None)
     normalize(text, language)
     if check_text(text) is None:
         prepare_chunks(text, Voice(engine="noop", name="silence"), NoopEngine())
+
+
+@given(s.epubs)
+def test_the_epub_reader_answers_a_book_or_a_book_error(data: bytes) -> None:
+    try:
+        book = parse_epub(data)
+    except BookError:
+        return
+    assert book.chapters and all(c.text for c in book.chapters)

@@ -16,8 +16,11 @@ it would read the same document again for each mention).
 from __future__ import annotations
 
 import io
+import lzma
 import posixpath
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 from xml.etree import ElementTree
@@ -34,6 +37,19 @@ MAX_SPINE = 5_000  # documents in the reading order
 MAX_XML_DEPTH = 100  # nesting of the package, container and table-of-contents files
 MAX_COVER_BYTES = 10 * 1024 * 1024  # a larger cover is left out, the book still reads
 _READ_CHUNK = 64 * 1024
+# What the standard library raises for a damaged archive, or one it cannot read.
+_BROKEN: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,  # a compression method or zip version zipfile does not have
+    RuntimeError,  # an encrypted member
+    ValueError,
+    EOFError,
+    OSError,
+    zlib.error,  # corrupt deflated data
+    lzma.LZMAError,
+    struct.error,
+)
 _CONTAINER = "META-INF/container.xml"
 _XHTML_TYPES = ("application/xhtml+xml", "text/html", "application/xml")
 
@@ -131,7 +147,7 @@ def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
     refuse a book holding more text, as soon as the documents read so far hold more."""
     try:
         zip_file = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+    except _BROKEN as exc:
         raise BookError("this is not a valid EPUB file (it is not a ZIP archive)") from exc
     with zip_file:
         if len(zip_file.infolist()) > MAX_FILES:
@@ -140,18 +156,7 @@ def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
             return _read(_Archive(zip_file), max_chars)
         except BookError:
             raise
-        except (
-            ElementTree.ParseError,
-            KeyError,
-            UnicodeDecodeError,
-            zipfile.BadZipFile,
-            zipfile.LargeZipFile,
-            NotImplementedError,  # a compression method zipfile does not have
-            EOFError,
-            ValueError,
-            OSError,
-            RuntimeError,  # an encrypted member
-        ) as exc:
+        except _BROKEN + (ElementTree.ParseError, KeyError, UnicodeDecodeError) as exc:
             raise BookError(f"this EPUB file is damaged and cannot be read ({exc})") from exc
 
 
