@@ -18,8 +18,8 @@ from ttsqueue.api import errors
 from ttsqueue.api.auth import Authenticator
 from ttsqueue.api.deps import ApiState
 from ttsqueue.api.guards import StringGuard
-from ttsqueue.api.premium import premium_check
 from ttsqueue.api.parsing import ParseSlots
+from ttsqueue.api.premium import premium_check
 from ttsqueue.api.ratelimit import SlidingWindow
 from ttsqueue.api.routes import admin, audio, events, health, jobs, legacy, prom, stats, voices
 from ttsqueue.api.schemas import JobCreate

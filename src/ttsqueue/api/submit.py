@@ -36,8 +36,8 @@ from ttsqueue.api.schemas import (
     VoiceIn,
 )
 from ttsqueue.books import BookError, check_text_size, parse_book, parse_text
-from ttsqueue.models import Chapter, User, Voice
-from ttsqueue.queue import MAX_KEY_CHARS, BookRequest, LimitExceeded, Queue
+from ttsqueue.models import Chapter, Voice
+from ttsqueue.queue import MAX_KEY_CHARS, BookRequest, Queue
 from ttsqueue.settings import Settings
 from ttsqueue.tts.base import MAX_PITCH, MAX_SPEED, MIN_PITCH, MIN_SPEED
 
@@ -182,17 +182,6 @@ async def read_upload(request: Request) -> tuple[str, bytes]:
         return upload.filename or "book.txt", await upload.read()
     finally:
         await form.close()
-
-
-async def check_active_cap(queue: Queue, user: User) -> None:
-    """A user at the active-jobs cap is refused before their body is read or parsed;
-    the store enforces the cap again when the job is enqueued."""
-    if user.admin:
-        return
-    cap = queue.settings.max_active_jobs
-    active = await queue.active_jobs(user)
-    if active >= cap:
-        raise LimitExceeded("chapters", f"{active} unfinished jobs already (limit {cap})")
 
 
 def checked(queue: Queue, book: BookRequest) -> BookRequest:

@@ -50,6 +50,7 @@ _BROKEN: tuple[type[Exception], ...] = (
     lzma.LZMAError,
     struct.error,
 )
+_DAMAGED: tuple[type[Exception], ...] = (*_BROKEN, ElementTree.ParseError, KeyError)
 _CONTAINER = "META-INF/container.xml"
 _XHTML_TYPES = ("application/xhtml+xml", "text/html", "application/xml")
 
@@ -156,7 +157,7 @@ def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
             return _read(_Archive(zip_file), max_chars)
         except BookError:
             raise
-        except _BROKEN + (ElementTree.ParseError, KeyError, UnicodeDecodeError) as exc:
+        except _DAMAGED as exc:
             raise BookError(f"this EPUB file is damaged and cannot be read ({exc})") from exc
 
 

@@ -13,7 +13,7 @@ from ttsqueue.api import present
 from ttsqueue.api.deps import AdminUser, CurrentUser, JobId, QueueDep, StateDep
 from ttsqueue.api.errors import ApiError, responses
 from ttsqueue.api.schemas import JobPage, JobPublic, PriorityUpdate
-from ttsqueue.api.submit import SubmitQuery, check_active_cap, read_book
+from ttsqueue.api.submit import SubmitQuery, read_book
 from ttsqueue.models import JobStatus, User
 from ttsqueue.queue import MAX_KEY_CHARS, MAX_PAGE, Queue
 
@@ -79,7 +79,7 @@ async def submit_job(
     field or `Idempotency-Key` header) answers 200 with the existing job. A user over the
     rate limit or at the active-jobs cap is refused (429) before the body is parsed."""
     await check_rate(request, user)
-    await check_active_cap(state.queue, user)
+    await state.queue.check_room(user)  # the cap, before the body is read or parsed
     book = await read_book(request, q, state, idempotency_key)
     result = await state.queue.add_job(user, book)
     response.status_code = 201 if result.created else 200

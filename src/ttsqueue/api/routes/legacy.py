@@ -23,7 +23,7 @@ from ttsqueue.api.schemas import (
     LegacySubmit,
     LegacySubmitted,
 )
-from ttsqueue.api.submit import check_active_cap, checked
+from ttsqueue.api.submit import checked
 from ttsqueue.models import Chapter, Voice
 from ttsqueue.queue import MAX_PAGE, BookRequest, QueueError
 from ttsqueue.settings import Settings
@@ -87,7 +87,7 @@ async def legacy_submit(
     """Submit a book in the original shape."""
     await check_rate(request, user)
     try:
-        await check_active_cap(state.queue, user)
+        await state.queue.check_room(user)  # the cap, before the chapters are parsed
         book = await state.parsing.run(checked, state.queue, _book(body, state.settings))
         result = await state.queue.add_job(user, book)
     except QueueError as exc:
