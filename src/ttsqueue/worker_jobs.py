@@ -1,7 +1,8 @@
 """What a worker runs for each kind of task.
 
-The parent process plans (cheap: split text, pick paths); the functions marked *pool*
-run in the worker's process pool and take only picklable arguments.
+The parent process plans (normalise and split the text, pick paths), in a thread off its
+event loop; the functions marked *pool* run in the worker's process pool and take only
+picklable arguments.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from ttsqueue.api.errors import ApiError
 from ttsqueue.api.parsing import ParseSlots
 from ttsqueue.backends import Backend
 from ttsqueue.books import BookError, epub, parse_epub
-from ttsqueue.models import Voice
-from ttsqueue.queue import Queue
+from ttsqueue.models import Chapter, User, Voice
+from ttsqueue.queue import BookRequest, Queue
 from ttsqueue.settings import Settings
 from ttsqueue.worker import Worker
 
@@ -280,3 +280,42 @@ def test_the_bench_cases_exist() -> None:
 
     assert hostile.epub(3, b"<p>x</p>").startswith(b"PK")
     _ = bearer(make_jwt("x"))
+
+
+async def test_the_worker_plans_a_long_chapter_off_its_event_loop(
+    backend: Backend, settings: Settings
+) -> None:
+    text = ("It was 10:30 on March 3rd, 1999 when Mr. Smith paid $1,250.50 for 3 books. " * 3000)[
+        :200_000
+    ]
+    voice = Voice(engine="noop", name="silence")
+    plan_s = float("inf")  # what one tick would wait if planning ran on the loop
+    for _ in range(2):
+        start = time.perf_counter()
+        tts.prepare_chunks(text, voice, tts.get_engine("noop"))
+        plan_s = min(plan_s, time.perf_counter() - start)
+    limits = {"max_chapter_chars": 300_000, "max_book_chars": 300_000, "heartbeat_s": 0.2}
+    big = settings.model_copy(update=limits)
+    queue = Queue(backend, big, check_voice=tts.check_voice, check_text=tts.check_text)
+    user = User("reader")
+    result = await queue.add_job(
+        user, BookRequest(chapters=[Chapter("Long", text)], voice=voice, output_format="wav")
+    )
+    gaps: list[float] = []
+    with ThreadPoolExecutor(2) as pool:
+        worker = Worker(backend, big, concurrency=1, pool=pool, worker_id="plan-w")
+        running = asyncio.create_task(worker.run())
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            t = time.perf_counter()
+            await asyncio.sleep(0.005)
+            gaps.append(time.perf_counter() - t)
+            job = await backend.get(result.job.id)
+            assert job is not None
+            if job.status.terminal:
+                break
+        worker.stop()
+        await running
+    assert job.status.value == "completed", job.error
+    assert plan_s > 0.05
+    assert max(gaps) < plan_s / 2, (max(gaps), plan_s)
