@@ -151,7 +151,7 @@ async def test_the_45_kb_markdown_line_is_answered_at_once(client: httpx.AsyncCl
         (inputs.repeated_spine(2000), "names 'd0.xhtml' twice"),
         (inputs.deep_opf(5000), f"more than {epub.MAX_XML_DEPTH} deep"),
         (inputs.epub({"c.opf": '<!DOCTYPE p [<!ENTITY a "b">]><p>&a;</p>'}), "entities"),
-        (inputs.one_document("<p>" + "a" * (epub.MAX_MEMBER_BYTES + 1) + "</p>"), "too large"),
+        (inputs.one_document("<p>" + "a" * (epub.MAX_MEMBER_BYTES + 1) + "</p>"), "of XHTML"),
     ],
     ids=["repeated spine", "deep package", "entities", "large file"],
 )
@@ -197,6 +197,19 @@ def test_an_epub_with_more_text_than_a_book_is_refused_while_reading() -> None:
     assert "Part 49." in parse_epub(data).chapters[-1].text
     with pytest.raises(BookError, match="more than 100 characters"):
         parse_epub(data, max_chars=100)
+
+
+def test_an_epub_of_markup_without_text_is_refused_before_it_is_parsed() -> None:
+    data = inputs.one_document("<p></p>" * 1000 + "<p>Some text.</p>")
+    assert parse_epub(data, max_chars=10_000).chapters[0].text == "Some text."
+    with pytest.raises(BookError, match="bytes of XHTML per character"):
+        parse_epub(data, max_chars=1000)
+
+
+def test_an_epub_file_over_the_size_limit_is_refused_before_it_is_inflated() -> None:
+    data = inputs.one_document("<p>" + "a" * (epub.MAX_MEMBER_BYTES + 1) + "</p>")
+    with pytest.raises(BookError, match="too large"):
+        parse_epub(data)
 
 
 def test_an_epub_of_too_many_files_is_refused_before_any_is_read() -> None:

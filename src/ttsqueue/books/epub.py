@@ -36,6 +36,9 @@ MAX_TOTAL_BYTES = 64 * 1024 * 1024  # everything read from the archive, inflated
 MAX_SPINE = 5_000  # documents in the reading order
 MAX_XML_DEPTH = 100  # nesting of the package, container and table-of-contents files
 MAX_COVER_BYTES = 10 * 1024 * 1024  # a larger cover is left out, the book still reads
+# With a limit on a book's characters, its documents may hold this many bytes of XHTML
+# per character, in all: parsing markup costs time even where it holds no text.
+DOCUMENT_BYTES_PER_CHAR = 4
 _READ_CHUNK = 64 * 1024
 # What the standard library raises for a damaged archive, or one it cannot read.
 _BROKEN: tuple[type[Exception], ...] = (
@@ -349,7 +352,15 @@ def _chapters(
     for (path, fragment), toc_title in toc.items():
         by_path.setdefault(path, {})[fragment] = toc_title
     chars = 0
+    budget = None if max_chars is None else DOCUMENT_BYTES_PER_CHAR * max_chars
     for item in documents:
+        if budget is not None and item.path in archive.names:
+            budget -= archive.zip.getinfo(item.path).file_size  # what it may inflate to
+            if budget < 0:
+                raise BookError(
+                    f"the book's documents hold more than {DOCUMENT_BYTES_PER_CHAR} bytes "
+                    f"of XHTML per character a book may hold ({max_chars})"
+                )
         anchors = by_path.get(item.path, {})
         document = html_to_paragraphs(_decode(archive.read(item.path)), set(anchors) - {""})
         sections = document.split_at_anchors()
