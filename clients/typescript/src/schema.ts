@@ -22,7 +22,8 @@ export interface paths {
          * @description Enqueue a book: JSON (`JobCreate`), a text/Markdown body, or an uploaded file
          *     (`multipart/form-data`, part `file`: .txt, .md, .epub). Query parameters set the
          *     title, voice and format of text and file uploads. A repeated idempotency key (body
-         *     field or `Idempotency-Key` header) answers 200 with the existing job.
+         *     field or `Idempotency-Key` header) answers 200 with the existing job. A user over the
+         *     rate limit or at the active-jobs cap is refused (429) before the body is parsed.
          */
         post: operations["submit_job_v1_jobs_post"];
         delete?: never;
@@ -1423,6 +1424,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The store is unavailable, or too many books wait to be parsed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     get_job_v1_jobs__job_id__get: {
@@ -2117,6 +2127,15 @@ export interface operations {
             };
             /** @description Too many submissions or unfinished jobs; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The store is unavailable, or too many books wait to be parsed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -59,7 +59,7 @@ async def check_rate(request: Request, user: User) -> None:
     summary="Submit a book",
     responses={
         200: {"model": JobPublic, "description": "The job already made with this idempotency key"},
-        **responses(400, 401, 413, 415, 422, 429),
+        **responses(400, 401, 413, 415, 422, 429, 503),
     },
     openapi_extra=SUBMIT_BODY,
 )

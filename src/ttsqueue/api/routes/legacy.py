@@ -78,7 +78,7 @@ def _legacy_error(exc: QueueError) -> QueueError:
     response_model=LegacySubmitted,
     responses={
         200: {"model": LegacySubmitted, "description": "Matched an idempotency key"},
-        **responses(400, 401, 413, 422, 429),
+        **responses(400, 401, 413, 422, 429, 503),
     },
 )
 async def legacy_submit(
