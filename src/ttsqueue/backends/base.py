@@ -65,6 +65,7 @@ from ttsqueue.models import (
     QueueStats,
     ReapResult,
 )
+from ttsqueue.webhooks.model import ClaimedDelivery, WebhookDelivery, WebhookEndpoint
 
 
 class BackendError(Exception):
@@ -94,6 +95,10 @@ class ActiveJobsLimit(BackendError):
         self.limit = limit
 
 
+class WebhooksUnsupported(BackendError):
+    """This store keeps no webhooks (``Capabilities.webhooks`` is false)."""
+
+
 class SchemaTooNew(BackendError):
     """The store was migrated by a newer ttsqueue than this one."""
 
@@ -111,6 +116,7 @@ class Capabilities:
     push_wakeups: bool  # wait_for_work() returns on a notification, not only by polling
     transactional_enqueue: bool  # enqueue inside the caller's own transaction
     row_level_security: bool  # the store itself isolates users
+    webhooks: bool = True  # keeps webhook endpoints and delivers their events
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,3 +356,75 @@ class Backend(abc.ABC):
     async def prune(self, *, older_than: float) -> int:
         """Delete terminal jobs finished before ``older_than`` with their tasks and
         events; return how many jobs were deleted."""
+
+    # -- webhooks --------------------------------------------------------------------
+    #
+    # Deliveries are made by the store itself: in the same transaction that appends an
+    # event of type ``job.completed``, ``job.failed``, ``job.cancelled`` or
+    # ``job.progress``, one ``pending`` delivery (due at the event's time) is added for
+    # every endpoint of the job's owner that subscribed to the type, except a
+    # ``job.progress`` when the endpoint already has one for that job from an event
+    # less than its ``progress_interval_s`` earlier. A delivery is *claimable* when it
+    # is ``pending`` and due, or ``running`` with its lease expired, and no earlier
+    # delivery (by ``seq``) of the same endpoint and job is ``pending`` or ``running``:
+    # deliveries reach an endpoint in order per job.
+
+    @abc.abstractmethod
+    async def create_webhook(self, endpoint: WebhookEndpoint) -> None:
+        """Store a new endpoint (its id is new)."""
+
+    @abc.abstractmethod
+    async def list_webhooks(self, *, user_id: str | None = None) -> list[WebhookEndpoint]:
+        """Endpoints by id, one user's or (``None``) everyone's."""
+
+    @abc.abstractmethod
+    async def get_webhook(
+        self, endpoint_id: str, *, user_id: str | None = None
+    ) -> WebhookEndpoint | None:
+        """The endpoint, or ``None`` when absent or (``user_id`` given) another's."""
+
+    @abc.abstractmethod
+    async def delete_webhook(self, endpoint_id: str, *, user_id: str | None = None) -> bool:
+        """Delete an endpoint and its deliveries; ``False`` when there was none."""
+
+    @abc.abstractmethod
+    async def rotate_webhook_secret(
+        self, endpoint_id: str, *, secret: str, previous_until: float, user_id: str | None = None
+    ) -> WebhookEndpoint | None:
+        """Make ``secret`` the endpoint's secret; the one it replaces stays valid (signs
+        too) until ``previous_until``. ``None`` when absent or another's."""
+
+    @abc.abstractmethod
+    async def claim_deliveries(
+        self, *, worker_id: str, limit: int, lease_s: float
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` claimable deliveries, oldest first: ``running``,
+        ``attempts += 1``, ``token += 1``, lease until ``now + lease_s``."""
+
+    @abc.abstractmethod
+    async def finish_delivery(
+        self,
+        delivery_id: str,
+        token: int,
+        *,
+        delivered: bool,
+        response_status: int | None,
+        error: str | None,
+        retry_at: float | None,
+    ) -> bool:
+        """Record an attempt; ``False`` (and no change) unless the delivery is
+        ``running`` with this token. ``delivered``: ``delivered`` (``delivered_at``
+        now); otherwise ``pending`` at ``retry_at``, or ``failed`` without one. The
+        response status and error are kept (cleared when ``None``)."""
+
+    @abc.abstractmethod
+    async def list_deliveries(
+        self, endpoint_id: str, *, limit: int, before: int | None = None
+    ) -> list[WebhookDelivery]:
+        """The endpoint's deliveries newest first (by ``seq``), those with ``seq <
+        before`` when given."""
+
+    @abc.abstractmethod
+    async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
+        """Queue a delivery that is not ``running`` again: ``pending``, due now, attempts
+        0, retry window from now. ``None`` when the endpoint has no such delivery."""

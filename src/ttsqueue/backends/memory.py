@@ -28,6 +28,7 @@ from ttsqueue.backends.base import (
     StoreUnavailable,
     WorkerInfo,
 )
+from ttsqueue.backends.memory_webhooks import MemoryWebhooks
 from ttsqueue.backends.memory_rows import (
     UNFINISHED_TASK,
     JobRow,
@@ -58,6 +59,7 @@ from ttsqueue.models import (
     TaskStatus,
     chapter_message,
 )
+from ttsqueue.webhooks.model import ClaimedDelivery, WebhookDelivery, WebhookEndpoint
 
 LEASE_EXPIRED = "lease expired"
 
@@ -86,6 +88,7 @@ class MemoryBackend(Backend):
         self._subscribers: list[Subscriber] = []
         self._wakeup = asyncio.Event()
         self._open = False
+        self._webhooks = MemoryWebhooks()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -570,6 +573,7 @@ class MemoryBackend(Backend):
             id=self._next_event_id,
         )
         job.events.append(event)
+        self._webhooks.fanout(event)  # in the same step: no event without its deliveries
         for sub in self._subscribers:
             if sub.wants(event):
                 sub.queue.put_nowait(event)
@@ -645,3 +649,70 @@ class MemoryBackend(Backend):
     @staticmethod
     def _queued_data(job: JobRow) -> dict[str, Any]:
         return {"priority": job.priority, "total_chapters": len(job.chapters)}
+
+    # -- webhooks --------------------------------------------------------------------
+
+    async def create_webhook(self, endpoint: WebhookEndpoint) -> None:
+        if endpoint.id in self._webhooks.endpoints:
+            raise BackendError("a webhook endpoint with this id already exists")
+        self._webhooks.endpoints[endpoint.id] = endpoint
+
+    async def list_webhooks(self, *, user_id: str | None = None) -> list[WebhookEndpoint]:
+        found = self._webhooks.endpoints.values()
+        return sorted((e for e in found if user_id in (None, e.user_id)), key=lambda e: e.id)
+
+    async def get_webhook(
+        self, endpoint_id: str, *, user_id: str | None = None
+    ) -> WebhookEndpoint | None:
+        return self._webhooks.owned(endpoint_id, user_id)
+
+    async def delete_webhook(self, endpoint_id: str, *, user_id: str | None = None) -> bool:
+        return self._webhooks.delete(endpoint_id, user_id)
+
+    async def rotate_webhook_secret(
+        self, endpoint_id: str, *, secret: str, previous_until: float, user_id: str | None = None
+    ) -> WebhookEndpoint | None:
+        ep = self._webhooks.owned(endpoint_id, user_id)
+        if ep is None:
+            return None
+        ep = replace(ep, secret=secret, previous_secret=ep.secret, previous_until=previous_until)
+        self._webhooks.endpoints[ep.id] = ep
+        return ep
+
+    async def claim_deliveries(
+        self, *, worker_id: str, limit: int, lease_s: float
+    ) -> list[ClaimedDelivery]:
+        return self._webhooks.claim(limit, lease_s, time.time())
+
+    async def finish_delivery(
+        self,
+        delivery_id: str,
+        token: int,
+        *,
+        delivered: bool,
+        response_status: int | None,
+        error: str | None,
+        retry_at: float | None,
+    ) -> bool:
+        return self._webhooks.finish(
+            delivery_id,
+            token,
+            delivered=delivered,
+            response_status=response_status,
+            error=error,
+            retry_at=retry_at,
+            now=time.time(),
+        )
+
+    async def list_deliveries(
+        self, endpoint_id: str, *, limit: int, before: int | None = None
+    ) -> list[WebhookDelivery]:
+        found = [
+            d
+            for d in self._webhooks.deliveries.values()
+            if d.endpoint_id == endpoint_id and (before is None or d.seq < before)
+        ]
+        return sorted(found, key=lambda d: -d.seq)[: max(0, limit)]
+
+    async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
+        return self._webhooks.redeliver(endpoint_id, delivery_id, time.time())

@@ -37,6 +37,7 @@ from ttsqueue.backends.base import (
 )
 from ttsqueue.backends.postgres_conn import QB, Conn, Database, formatted, parse_url, unavailable
 from ttsqueue.backends.postgres_listen import Listener
+from ttsqueue.backends.postgres_webhooks import PostgresWebhooks
 from ttsqueue.backends.sqlfiles import queries
 from ttsqueue.models import (
     ApiKey,
@@ -54,6 +55,7 @@ from ttsqueue.models import (
     ReapResult,
     TaskStatus,
 )
+from ttsqueue.webhooks.model import ClaimedDelivery, WebhookDelivery, WebhookEndpoint
 
 IDENTITY = queries("postgres", "identity.sql")
 
@@ -81,6 +83,7 @@ class PostgresBackend(Backend):
         )
         self._claim_generation = 0
         self._open = False
+        self._hooks = PostgresWebhooks(self._db)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -401,3 +404,51 @@ class PostgresBackend(Backend):
     async def prune(self, *, older_than: float) -> int:
         row = await self._db.one("prune", {"older_than": older_than})
         return int(row["n"]) if row else 0
+
+    # -- webhooks --------------------------------------------------------------------
+
+    async def create_webhook(self, endpoint: WebhookEndpoint) -> None:
+        await self._hooks.create(endpoint)
+
+    async def list_webhooks(self, *, user_id: str | None = None) -> list[WebhookEndpoint]:
+        return await self._hooks.list(user_id)
+
+    async def get_webhook(
+        self, endpoint_id: str, *, user_id: str | None = None
+    ) -> WebhookEndpoint | None:
+        return await self._hooks.get(endpoint_id, user_id)
+
+    async def delete_webhook(self, endpoint_id: str, *, user_id: str | None = None) -> bool:
+        return await self._hooks.delete(endpoint_id, user_id)
+
+    async def rotate_webhook_secret(
+        self, endpoint_id: str, *, secret: str, previous_until: float, user_id: str | None = None
+    ) -> WebhookEndpoint | None:
+        return await self._hooks.rotate(endpoint_id, secret, previous_until, user_id)
+
+    async def claim_deliveries(
+        self, *, worker_id: str, limit: int, lease_s: float
+    ) -> list[ClaimedDelivery]:
+        return await self._hooks.claim(limit, lease_s)
+
+    async def finish_delivery(
+        self,
+        delivery_id: str,
+        token: int,
+        *,
+        delivered: bool,
+        response_status: int | None,
+        error: str | None,
+        retry_at: float | None,
+    ) -> bool:
+        return await self._hooks.finish(
+            delivery_id, token, delivered, response_status, error, retry_at
+        )
+
+    async def list_deliveries(
+        self, endpoint_id: str, *, limit: int, before: int | None = None
+    ) -> list[WebhookDelivery]:
+        return await self._hooks.deliveries(endpoint_id, limit, before)
+
+    async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
+        return await self._hooks.redeliver(endpoint_id, delivery_id)

@@ -36,6 +36,7 @@ from ttsqueue.backends.base import (
     StoreUnavailable,
     WorkerInfo,
 )
+from ttsqueue.backends.no_webhooks import WithoutWebhooks
 from ttsqueue.backends.keys import SCHEMA_VERSION, Keys, lua_templates
 from ttsqueue.backends.redis_codec import (
     RedisUrl,
@@ -116,13 +117,14 @@ async def _guard(call: Awaitable[T]) -> T:
         raise StoreUnavailable(f"redis: {exc}") from exc
 
 
-class RedisBackend(Backend):
+class RedisBackend(WithoutWebhooks, Backend):
     capabilities = Capabilities(
         shared=True,
         persistent=True,
         push_wakeups=True,
         transactional_enqueue=False,
         row_level_security=False,
+        webhooks=False,
     )
 
     def __init__(self, url: str, options: BackendOptions) -> None:

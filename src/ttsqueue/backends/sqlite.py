@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future
 
 from ttsqueue.backends import sqlite_jobs as jobs
+from ttsqueue.backends import sqlite_webhooks as hooks
 from ttsqueue.backends import sqlite_work as work
 from ttsqueue.backends.base import (
     Backend,
@@ -41,6 +42,7 @@ from ttsqueue.models import (
     QueueStats,
     ReapResult,
 )
+from ttsqueue.webhooks.model import ClaimedDelivery, WebhookDelivery, WebhookEndpoint
 
 SUBSCRIBE_BATCH = 500
 
@@ -247,3 +249,51 @@ class SqliteBackend(Backend):
 
     async def prune(self, *, older_than: float) -> int:
         return await self._db.run(jobs.prune, older_than)
+
+    # -- webhooks --------------------------------------------------------------------
+
+    async def create_webhook(self, endpoint: WebhookEndpoint) -> None:
+        await self._db.run(hooks.create, endpoint)
+
+    async def list_webhooks(self, *, user_id: str | None = None) -> list[WebhookEndpoint]:
+        return await self._db.run(hooks.list_all, user_id)
+
+    async def get_webhook(
+        self, endpoint_id: str, *, user_id: str | None = None
+    ) -> WebhookEndpoint | None:
+        return await self._db.run(hooks.get, endpoint_id, user_id)
+
+    async def delete_webhook(self, endpoint_id: str, *, user_id: str | None = None) -> bool:
+        return await self._db.run(hooks.delete, endpoint_id, user_id)
+
+    async def rotate_webhook_secret(
+        self, endpoint_id: str, *, secret: str, previous_until: float, user_id: str | None = None
+    ) -> WebhookEndpoint | None:
+        return await self._db.run(hooks.rotate, endpoint_id, secret, previous_until, user_id)
+
+    async def claim_deliveries(
+        self, *, worker_id: str, limit: int, lease_s: float
+    ) -> list[ClaimedDelivery]:
+        return await self._db.run(hooks.claim, limit, lease_s)
+
+    async def finish_delivery(
+        self,
+        delivery_id: str,
+        token: int,
+        *,
+        delivered: bool,
+        response_status: int | None,
+        error: str | None,
+        retry_at: float | None,
+    ) -> bool:
+        return await self._db.run(
+            hooks.finish, delivery_id, token, delivered, response_status, error, retry_at
+        )
+
+    async def list_deliveries(
+        self, endpoint_id: str, *, limit: int, before: int | None = None
+    ) -> list[WebhookDelivery]:
+        return await self._db.run(hooks.deliveries, endpoint_id, limit, before)
+
+    async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
+        return await self._db.run(hooks.redeliver, endpoint_id, delivery_id)

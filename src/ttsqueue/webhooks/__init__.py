@@ -1,0 +1,1 @@
+"""Webhooks: endpoints users register, and delivery of signed job events to them."""
