@@ -97,6 +97,28 @@ class Settings(BaseSettings):
     sla_window_s: float = Field(3600.0, gt=0, description="jobs created this recently count")
     analytics_max_jobs: int = Field(20_000, ge=1, description="jobs one report reads at most")
 
+    # webhooks (docs/api.md)
+    webhooks_enabled: bool = Field(True, description="workers deliver webhooks")
+    webhooks_allow_private: bool = Field(
+        False, description="allow private, loopback and link-local targets (tests only)"
+    )
+    webhooks_allow_http: bool = Field(True, description="allow http:// targets (https advised)")
+    webhooks_timeout_s: float = Field(10.0, gt=0, le=120, description="one attempt's deadline")
+    webhooks_retry_for_s: float = Field(
+        86400.0, ge=0, description="retry a failing delivery this long, then give up"
+    )
+    webhooks_retry_base_s: float = Field(5.0, ge=0, description="first retry after about this")
+    webhooks_retry_max_s: float = Field(3600.0, ge=0, description="longest wait between tries")
+    webhooks_progress_interval_s: float = Field(
+        10.0, ge=0, description="job.progress at most this often per job and endpoint"
+    )
+    webhooks_rotation_overlap_s: float = Field(
+        86400.0, ge=0, description="the replaced secret still signs this long after rotation"
+    )
+    webhooks_concurrency: int = Field(8, ge=1, le=256, description="deliveries at once per worker")
+    webhooks_poll_s: float = Field(1.0, gt=0, description="how often an idle worker looks")
+    webhooks_max_per_user: int = Field(10, ge=1, description="endpoints one user may register")
+
     log_level: str = "INFO"
 
     @field_validator("jwt_secret")

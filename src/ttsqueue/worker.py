@@ -131,10 +131,12 @@ class Worker:
             asyncio.create_task(self._completion_loop(), name="completions"),
             asyncio.create_task(self._maintenance_loop(), name="maintenance"),
         ]
+        hooks = self._start_webhooks()
         try:
             await self._claim_loop()
             await self._drain()
         finally:
+            await self._stop_webhooks(hooks)
             for t in helpers:
                 t.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -145,6 +147,26 @@ class Worker:
             log.info(
                 "worker %s stopped: %d completed, %d failed", self.id, self.completed, self.failed
             )
+
+    def _start_webhooks(self) -> asyncio.Task[None] | None:
+        """Webhook deliveries run beside the tasks, in their own loop."""
+        if not (self.settings.webhooks_enabled and self.backend.capabilities.webhooks):
+            return None
+        from ttsqueue.webhooks.deliver import DeliveryLoop
+
+        loop = DeliveryLoop(self.backend, self.settings, worker_id=self.id)
+        return asyncio.create_task(loop.run(self._stopping), name="webhooks")
+
+    async def _stop_webhooks(self, hooks: asyncio.Task[None] | None) -> None:
+        """Let attempts in flight finish (one attempt's deadline); an attempt cut off
+        is retried when its lease runs out."""
+        if hooks is None:
+            return
+        self._stopping.set()
+        done, _ = await asyncio.wait({hooks}, timeout=self.settings.webhooks_timeout_s + 1)
+        if not done:
+            hooks.cancel()
+        await asyncio.gather(hooks, return_exceptions=True)
 
     # -- claiming --------------------------------------------------------------------
 

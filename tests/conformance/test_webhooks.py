@@ -88,11 +88,18 @@ async def test_rotation_keeps_the_previous_secret_signing_for_a_while(hooks: Bac
     ep = endpoint()
     await hooks.create_webhook(ep)
     fresh = new_secret()
-    assert await hooks.rotate_webhook_secret(ep.id, secret=fresh, previous_until=1.0, user_id="bob") is None
+    assert (
+        await hooks.rotate_webhook_secret(ep.id, secret=fresh, previous_until=1.0, user_id="bob")
+        is None
+    )
     until = time.time() + 3600
     rotated = await hooks.rotate_webhook_secret(ep.id, secret=fresh, previous_until=until)
     assert rotated is not None
-    assert (rotated.secret, rotated.previous_secret, rotated.previous_until) == (fresh, ep.secret, until)
+    assert (rotated.secret, rotated.previous_secret, rotated.previous_until) == (
+        fresh,
+        ep.secret,
+        until,
+    )
     assert await hooks.get_webhook(ep.id) == rotated
 
     await run_job(hooks, (await add(hooks, book("alice", 1))).id)
@@ -110,9 +117,17 @@ async def test_a_finished_job_makes_one_delivery_per_subscribed_endpoint(hooks: 
 
     (held,) = await claim_all(hooks)
     d = held.delivery
-    assert (d.endpoint_id, d.job_id, d.user_id, d.type) == (wants.id, job.id, "alice", "job.completed")
+    assert (d.endpoint_id, d.job_id, d.user_id, d.type) == (
+        wants.id,
+        job.id,
+        "alice",
+        "job.completed",
+    )
     assert (d.status, d.attempts, held.url, held.secrets) == (
-        DeliveryStatus.RUNNING, 1, wants.url, (wants.secret,)
+        DeliveryStatus.RUNNING,
+        1,
+        wants.url,
+        (wants.secret,),
     )
     assert d.id.startswith("msg_")
     events = await hooks.events(job.id)
@@ -123,7 +138,11 @@ async def test_a_finished_job_makes_one_delivery_per_subscribed_endpoint(hooks: 
     assert await claim_all(hooks) == []  # held: nobody else gets it
     await deliver(hooks, held)
     (logged,) = await hooks.list_deliveries(wants.id, limit=10)
-    assert (logged.status, logged.response_status, logged.attempts) == (DeliveryStatus.DELIVERED, 204, 1)
+    assert (logged.status, logged.response_status, logged.attempts) == (
+        DeliveryStatus.DELIVERED,
+        204,
+        1,
+    )
     assert logged.delivered_at is not None
     assert await hooks.list_deliveries(other_type.id, limit=10) == []
     assert await hooks.list_deliveries(other_user.id, limit=10) == []
@@ -140,13 +159,22 @@ async def test_a_failed_attempt_is_retried_at_its_time_and_a_stale_token_is_refu
     assert held.delivery.type == "job.cancelled"
     later = time.time() + 3600
     assert await hooks.finish_delivery(
-        held.delivery.id, held.token, delivered=False, response_status=500, error="HTTP 500", retry_at=later
+        held.delivery.id,
+        held.token,
+        delivered=False,
+        response_status=500,
+        error="HTTP 500",
+        retry_at=later,
     )
     assert not await hooks.finish_delivery(
         held.delivery.id, held.token, delivered=True, response_status=200, error=None, retry_at=None
     )
     (logged,) = await hooks.list_deliveries(ep.id, limit=10)
-    assert (logged.status, logged.response_status, logged.error) == (DeliveryStatus.PENDING, 500, "HTTP 500")
+    assert (logged.status, logged.response_status, logged.error) == (
+        DeliveryStatus.PENDING,
+        500,
+        "HTTP 500",
+    )
     assert logged.run_at == pytest.approx(later)
     assert await claim_all(hooks) == []  # not due yet
 
@@ -157,13 +185,23 @@ async def test_a_failed_attempt_is_retried_at_its_time_and_a_stale_token_is_refu
     (held2,) = await claim_all(hooks)
     assert held2.token > held.token and held2.delivery.attempts == 1
     assert await hooks.finish_delivery(
-        held2.delivery.id, held2.token, delivered=False, response_status=None, error="timeout", retry_at=soon
+        held2.delivery.id,
+        held2.token,
+        delivered=False,
+        response_status=None,
+        error="timeout",
+        retry_at=soon,
     )
     await asyncio.sleep(max(0.0, soon - time.time()) + 0.05)
     (held3,) = await claim_all(hooks)
     assert held3.delivery.attempts == 2
     assert await hooks.finish_delivery(
-        held3.delivery.id, held3.token, delivered=False, response_status=410, error="gone", retry_at=None
+        held3.delivery.id,
+        held3.token,
+        delivered=False,
+        response_status=410,
+        error="gone",
+        retry_at=None,
     )
     (logged,) = await hooks.list_deliveries(ep.id, limit=10)
     assert logged.status is DeliveryStatus.FAILED
@@ -206,7 +244,11 @@ async def test_deliveries_reach_an_endpoint_in_order_per_job(hooks: Backend) -> 
     ]
     progress = held[0]
     assert await hooks.finish_delivery(
-        progress.delivery.id, progress.token, delivered=False, response_status=503, error="busy",
+        progress.delivery.id,
+        progress.token,
+        delivered=False,
+        response_status=503,
+        error="busy",
         retry_at=time.time() + 0.3,
     )
     assert await claim_all(hooks) == []  # the cancel stays behind the retrying progress
@@ -229,7 +271,9 @@ async def test_progress_is_delivered_at_most_once_per_interval_per_job(hooks: Ba
     await add(hooks, book("alice", 1))
     task = await claim_one(hooks)
     for fraction in (0.2, 0.4, 0.6):
-        await hooks.heartbeat([task.lease], lease_s=LEASE_S, progress={task.lease.task_id: fraction})
+        await hooks.heartbeat(
+            [task.lease], lease_s=LEASE_S, progress={task.lease.task_id: fraction}
+        )
     log = await hooks.list_deliveries(ep.id, limit=10)
     assert [d.type for d in log] == ["job.progress"]
     events = [e for e in await hooks.events(task.job_id) if e.type == "job.progress"]

@@ -28,7 +28,6 @@ from ttsqueue.backends.base import (
     StoreUnavailable,
     WorkerInfo,
 )
-from ttsqueue.backends.memory_webhooks import MemoryWebhooks
 from ttsqueue.backends.memory_rows import (
     UNFINISHED_TASK,
     JobRow,
@@ -38,6 +37,7 @@ from ttsqueue.backends.memory_rows import (
     job_view,
     new_job_row,
 )
+from ttsqueue.backends.memory_webhooks import MemoryWebhooks
 from ttsqueue.models import (
     ASSEMBLING_MESSAGE,
     COMPLETED_MESSAGE,

@@ -99,7 +99,9 @@ class MemoryWebhooks:
             token = self.tokens[d.id] + 1
             self.tokens[d.id] = token
             self.leases[d.id] = now + lease_s
-            held = replace(d, status=DeliveryStatus.RUNNING, attempts=d.attempts + 1, updated_at=now)
+            held = replace(
+                d, status=DeliveryStatus.RUNNING, attempts=d.attempts + 1, updated_at=now
+            )
             self.deliveries[d.id] = held
             claimed.append(ClaimedDelivery(held, token, ep.url, tuple(ep.signing_secrets(now))))
         return claimed

@@ -411,7 +411,7 @@ class PostgresBackend(Backend):
         await self._hooks.create(endpoint)
 
     async def list_webhooks(self, *, user_id: str | None = None) -> list[WebhookEndpoint]:
-        return await self._hooks.list(user_id)
+        return await self._hooks.list_all(user_id)
 
     async def get_webhook(
         self, endpoint_id: str, *, user_id: str | None = None

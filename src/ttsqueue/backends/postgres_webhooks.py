@@ -98,7 +98,7 @@ class PostgresWebhooks:
         except errors.UniqueViolation as exc:
             raise BackendError("a webhook endpoint with this id already exists") from exc
 
-    async def list(self, user_id: str | None) -> list[WebhookEndpoint]:
+    async def list_all(self, user_id: str | None) -> list[WebhookEndpoint]:
         if user_id is None:
             return [endpoint(r) for r in await self._all("webhooks_all")]
         return [endpoint(r) for r in await self._all("webhooks_of_user", {"user_id": user_id})]
@@ -132,7 +132,9 @@ class PostgresWebhooks:
             until = row["previous_until"]
             if row["previous_secret"] and until is not None and row["now"] < until:
                 secrets.append(row["previous_secret"])
-            claimed.append(ClaimedDelivery(delivery(row), int(row["token"]), row["url"], tuple(secrets)))
+            claimed.append(
+                ClaimedDelivery(delivery(row), int(row["token"]), row["url"], tuple(secrets))
+            )
         return claimed
 
     async def finish(

@@ -36,8 +36,8 @@ from ttsqueue.backends.base import (
     StoreUnavailable,
     WorkerInfo,
 )
-from ttsqueue.backends.no_webhooks import WithoutWebhooks
 from ttsqueue.backends.keys import SCHEMA_VERSION, Keys, lua_templates
+from ttsqueue.backends.no_webhooks import WithoutWebhooks
 from ttsqueue.backends.redis_codec import (
     RedisUrl,
     active_limit,

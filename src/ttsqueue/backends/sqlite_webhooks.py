@@ -132,8 +132,7 @@ def claim(conn: sqlite3.Connection, limit: int, lease_s: float) -> list[ClaimedD
     claimed: list[ClaimedDelivery] = []
     with transaction(conn):
         seqs = [
-            r["seq"]
-            for r in conn.execute(W["claimable_deliveries"], {"now": now, "limit": limit})
+            r["seq"] for r in conn.execute(W["claimable_deliveries"], {"now": now, "limit": limit})
         ]
         endpoints: dict[str, WebhookEndpoint] = {}
         for seq in seqs:
