@@ -95,7 +95,9 @@ async def test_a_finished_book_is_posted_signed(
         verify_webhook(got.body.replace(b"alice", b"mallory"), got.headers, ep.secret)
     (logged,) = await backend.list_deliveries(ep.id, limit=10)
     assert (logged.status, logged.attempts, logged.response_status) == (
-        DeliveryStatus.DELIVERED, 1, 204
+        DeliveryStatus.DELIVERED,
+        1,
+        204,
     )
 
 
@@ -111,7 +113,9 @@ async def test_a_receiver_failing_twice_gets_it_on_the_third_try(
         await loop.deliver_once(client)
         (first,) = await backend.list_deliveries(ep.id, limit=10)
         assert (first.status, first.attempts, first.response_status) == (
-            DeliveryStatus.PENDING, 1, 500
+            DeliveryStatus.PENDING,
+            1,
+            500,
         )
         assert first.error == "HTTP 500: receiver is down"
         assert first.run_at > time.time()  # backed off, not hammered
@@ -125,7 +129,10 @@ async def test_a_receiver_failing_twice_gets_it_on_the_third_try(
         verify_webhook(r.body, r.headers, ep.secret)
     (logged,) = await backend.list_deliveries(ep.id, limit=10)
     assert (logged.status, logged.attempts, logged.response_status, logged.error) == (
-        DeliveryStatus.DELIVERED, 3, 204, None
+        DeliveryStatus.DELIVERED,
+        3,
+        204,
+        None,
     )
 
 
@@ -197,7 +204,9 @@ async def test_a_receiver_that_never_answers_times_out(
     assert time.monotonic() - started < 5
     (d,) = await backend.list_deliveries(ep.id, limit=10)
     assert (d.status, d.response_status, d.error) == (
-        DeliveryStatus.PENDING, None, "no answer within 0.5 s"
+        DeliveryStatus.PENDING,
+        None,
+        "no answer within 0.5 s",
     )
 
 
