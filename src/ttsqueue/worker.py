@@ -150,7 +150,7 @@ class Worker:
 
     def _start_webhooks(self) -> asyncio.Task[None] | None:
         """Webhook deliveries run beside the tasks, in their own loop."""
-        if not (self.settings.webhooks_enabled and self.backend.capabilities.webhooks):
+        if not self.settings.webhooks_enabled:
             return None
         from ttsqueue.webhooks.deliver import DeliveryLoop
 

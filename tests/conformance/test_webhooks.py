@@ -1,5 +1,4 @@
-"""Webhook endpoints and the delivery transitions, the same on every store that keeps
-webhooks (``Capabilities.webhooks``)."""
+"""Webhook endpoints and the delivery transitions, the same on every store."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import time
 import pytest
 
 from tests.conformance.helpers import add, book, claim_one, run_job
-from ttsqueue.backends.base import Backend, WebhooksUnsupported
+from ttsqueue.backends.base import Backend
 from ttsqueue.webhooks.model import (
     ClaimedDelivery,
     DeliveryStatus,
@@ -41,8 +40,6 @@ def endpoint(
 
 @pytest.fixture
 def hooks(backend: Backend) -> Backend:
-    if not backend.capabilities.webhooks:
-        pytest.skip("this store declares no webhooks")
     return backend
 
 
@@ -59,14 +56,6 @@ async def deliver(backend: Backend, held: ClaimedDelivery) -> None:
         error=None,
         retry_at=None,
     )
-
-
-async def test_a_store_without_webhooks_refuses_an_endpoint(backend: Backend) -> None:
-    if backend.capabilities.webhooks:
-        pytest.skip("this store keeps webhooks")
-    with pytest.raises(WebhooksUnsupported):
-        await backend.create_webhook(endpoint())
-    assert await backend.claim_deliveries(worker_id="w1", limit=10, lease_s=LEASE_S) == []
 
 
 async def test_endpoints_are_kept_per_user(hooks: Backend) -> None:

@@ -2501,15 +2501,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description This store keeps no webhooks */
-            501: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
         };
     };
     create_webhook_v1_webhooks_post: {
@@ -2570,15 +2561,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description This store keeps no webhooks */
-            501: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
         };
     };
     get_webhook_v1_webhooks__endpoint_id__get: {
@@ -2622,15 +2604,6 @@ export interface operations {
             };
             /** @description Invalid input; `loc` names the field */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description This store keeps no webhooks */
-            501: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2686,15 +2659,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description This store keeps no webhooks */
-            501: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
         };
     };
     rotate_secret_v1_webhooks__endpoint_id__rotate_post: {
@@ -2738,15 +2702,6 @@ export interface operations {
             };
             /** @description Invalid input; `loc` names the field */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description This store keeps no webhooks */
-            501: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2807,15 +2762,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description This store keeps no webhooks */
-            501: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
         };
     };
     redeliver_v1_webhooks__endpoint_id__deliveries__delivery_id__redeliver_post: {
@@ -2860,15 +2806,6 @@ export interface operations {
             };
             /** @description Invalid input; `loc` names the field */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description This store keeps no webhooks */
-            501: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -82,7 +82,6 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         416: "Range not satisfiable",
         422: "Invalid input; `loc` names the field",
         429: "Too many submissions or unfinished jobs; see Retry-After",
-        501: "This store keeps no webhooks",
         503: "The store is unavailable, or too many books wait to be parsed",
     }
     return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}

@@ -95,10 +95,6 @@ class ActiveJobsLimit(BackendError):
         self.limit = limit
 
 
-class WebhooksUnsupported(BackendError):
-    """This store keeps no webhooks (``Capabilities.webhooks`` is false)."""
-
-
 class SchemaTooNew(BackendError):
     """The store was migrated by a newer ttsqueue than this one."""
 
@@ -116,7 +112,6 @@ class Capabilities:
     push_wakeups: bool  # wait_for_work() returns on a notification, not only by polling
     transactional_enqueue: bool  # enqueue inside the caller's own transaction
     row_level_security: bool  # the store itself isolates users
-    webhooks: bool = True  # keeps webhook endpoints and delivers their events
 
 
 @dataclass(frozen=True, slots=True)

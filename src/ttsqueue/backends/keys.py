@@ -45,6 +45,16 @@ TEMPLATES: dict[str, str] = {
     "workers_seen": ":workers_seen",  # zset: worker id scored by last_seen_at
     "api_keys": ":api_keys",  # hash: key hash -> JSON ApiKey
     "api_key_ids": ":api_key_ids",  # hash: key id -> key hash
+    "wh_endpoints": ":wh:endpoints",  # set: every webhook endpoint id
+    "wh_endpoint": ":wh:ep:%s",  # hash per endpoint: its fields
+    "wh_user": ":wh:user:%s",  # hash per user: endpoint id -> "<progress s>|<types>"
+    "wh_seq": ":wh:seq",  # webhook delivery counter (creation order)
+    "wh_delivery": ":wh:d:%s",  # hash per delivery: its fields
+    "wh_log": ":wh:log:%s",  # zset per endpoint: delivery ids by seq
+    "wh_line": ":wh:line:%s:%s",  # zset per (endpoint, job): open delivery ids by seq
+    "wh_due": ":wh:due",  # zset: pending heads of lines, scored by run_at
+    "wh_leases": ":wh:leases",  # zset: running deliveries, scored by lease expiry
+    "wh_progress": ":wh:progress:%s",  # hash per endpoint: job id -> last progress sent
     # per job (one slot: the job id is the hash tag)
     "job": ":job:{%s}",  # hash: the job's fields
     "tasks": ":job:{%s}:tasks",  # hash: "<index>.<field>" for every task

@@ -37,7 +37,6 @@ from ttsqueue.backends.base import (
     WorkerInfo,
 )
 from ttsqueue.backends.keys import SCHEMA_VERSION, Keys, lua_templates
-from ttsqueue.backends.no_webhooks import WithoutWebhooks
 from ttsqueue.backends.redis_codec import (
     RedisUrl,
     active_limit,
@@ -52,6 +51,8 @@ from ttsqueue.backends.redis_codec import (
     enqueue_args,
 )
 from ttsqueue.backends.redis_listener import Listener
+from ttsqueue.backends.redis_webhooks import SCRIPTS as WEBHOOK_SCRIPTS
+from ttsqueue.backends.redis_webhooks import RedisWebhooks
 from ttsqueue.models import (
     ApiKey,
     ClaimedTask,
@@ -68,6 +69,7 @@ from ttsqueue.models import (
     ReapResult,
     TaskStatus,
 )
+from ttsqueue.webhooks.model import ClaimedDelivery, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger("ttsqueue.backends.redis")
 
@@ -117,14 +119,13 @@ async def _guard(call: Awaitable[T]) -> T:
         raise StoreUnavailable(f"redis: {exc}") from exc
 
 
-class RedisBackend(WithoutWebhooks, Backend):
+class RedisBackend(Backend):
     capabilities = Capabilities(
         shared=True,
         persistent=True,
         push_wakeups=True,
         transactional_enqueue=False,
         row_level_security=False,
-        webhooks=False,
     )
 
     def __init__(self, url: str, options: BackendOptions) -> None:
@@ -137,6 +138,7 @@ class RedisBackend(WithoutWebhooks, Backend):
         self._listener: Listener | None = None
         self._schema_seen = False
         self._wakes_at_claim: int | None = None  # listener.wakes when claim() last began
+        self._hooks = RedisWebhooks(self._run, _guard, lambda: self.redis, self.keys)
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -175,7 +177,9 @@ class RedisBackend(WithoutWebhooks, Backend):
         if self._redis is not None:
             return
         self._redis = Redis.from_url(self.config.client_url, decode_responses=True)
-        self._scripts = {n: self._redis.register_script(script_text(n)) for n in SCRIPTS}
+        self._scripts = {
+            n: self._redis.register_script(script_text(n)) for n in (*SCRIPTS, *WEBHOOK_SCRIPTS)
+        }
         try:
             await self.migrate()
             self._listener = Listener(self._redis, self.keys.wake_channel, self.keys.event_channel)
@@ -422,3 +426,52 @@ class RedisBackend(WithoutWebhooks, Backend):
             total += n
             if n < 1000:
                 return total
+
+    # -- webhooks --------------------------------------------------------------------
+
+    async def create_webhook(self, endpoint: WebhookEndpoint) -> None:
+        if not await self._hooks.create(endpoint):
+            raise BackendError("a webhook endpoint with this id already exists")
+
+    async def list_webhooks(self, *, user_id: str | None = None) -> list[WebhookEndpoint]:
+        return await self._hooks.list_all(user_id)
+
+    async def get_webhook(
+        self, endpoint_id: str, *, user_id: str | None = None
+    ) -> WebhookEndpoint | None:
+        return await self._hooks.get(endpoint_id, user_id)
+
+    async def delete_webhook(self, endpoint_id: str, *, user_id: str | None = None) -> bool:
+        return await self._hooks.delete(endpoint_id, user_id)
+
+    async def rotate_webhook_secret(
+        self, endpoint_id: str, *, secret: str, previous_until: float, user_id: str | None = None
+    ) -> WebhookEndpoint | None:
+        return await self._hooks.rotate(endpoint_id, secret, previous_until, user_id)
+
+    async def claim_deliveries(
+        self, *, worker_id: str, limit: int, lease_s: float
+    ) -> list[ClaimedDelivery]:
+        return await self._hooks.claim(limit, lease_s)
+
+    async def finish_delivery(
+        self,
+        delivery_id: str,
+        token: int,
+        *,
+        delivered: bool,
+        response_status: int | None,
+        error: str | None,
+        retry_at: float | None,
+    ) -> bool:
+        return await self._hooks.finish(
+            delivery_id, token, delivered, response_status, error, retry_at
+        )
+
+    async def list_deliveries(
+        self, endpoint_id: str, *, limit: int, before: int | None = None
+    ) -> list[WebhookDelivery]:
+        return await self._hooks.deliveries(endpoint_id, limit, before)
+
+    async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
+        return await self._hooks.redeliver(endpoint_id, delivery_id)

@@ -232,6 +232,53 @@ local function set_job_status(j, to)
   j.status = to
 end
 
+-- Webhooks: one pending delivery per endpoint of the job's owner that subscribed to the
+-- event, made in the script that appends the event (see backends/base.py). An endpoint
+-- is listed per user as "<progress interval>|<type>,<type>,..."; a delivery is a hash,
+-- in its endpoint's log, and in the line of its endpoint and job (a zset by seq); the
+-- head of a line, when pending, is in wh_due by run_at.
+local WEBHOOK_TYPES = {['job.completed'] = true, ['job.failed'] = true,
+                       ['job.cancelled'] = true, ['job.progress'] = true}
+
+local function wh_promote(ep, job)
+  local head = redis.call('ZRANGE', key('wh_line', ep, job), 0, 0)[1]
+  if head and redis.call('HGET', key('wh_delivery', head), 'status') == 'pending' then
+    redis.call('ZADD', key('wh_due'), redis.call('HGET', key('wh_delivery', head), 'run_at'),
+      head)
+  end
+end
+
+local function wh_fanout(j, etype, seq, data, now)
+  if not WEBHOOK_TYPES[etype] then return end
+  local eps = redis.call('HGETALL', key('wh_user', j.user))
+  for i = 1, #eps, 2 do
+    local ep, spec = eps[i], eps[i + 1]
+    local bar = string.find(spec, '|', 1, true)
+    local interval = tonumber(string.sub(spec, 1, bar - 1))
+    if string.find(',' .. string.sub(spec, bar + 1) .. ',', ',' .. etype .. ',', 1, true) then
+      local send = true
+      if etype == 'job.progress' then
+        local last = tonumber(redis.call('HGET', key('wh_progress', ep), j.id) or '-1e300')
+        if last > now - interval then send = false
+        else redis.call('HSET', key('wh_progress', ep), j.id, num(now)) end
+      end
+      if send then
+        local dseq = redis.call('INCR', key('wh_seq'))
+        local t = redis.call('TIME')
+        local id = 'msg_' .. dseq .. 'x' .. t[1] .. t[2]
+        local at = num(now)
+        redis.call('HSET', key('wh_delivery', id), 'id', id, 'seq', dseq, 'endpoint_id', ep,
+          'job_id', j.id, 'user_id', j.user, 'type', etype, 'data', data, 'event_seq', seq,
+          'event_at', at, 'status', 'pending', 'attempts', 0, 'token', 0, 'run_at', at,
+          'window_start', at, 'created_at', at, 'updated_at', at)
+        redis.call('ZADD', key('wh_log', ep), dseq, id)
+        redis.call('ZADD', key('wh_line', ep, j.id), dseq, id)
+        wh_promote(ep, j.id)
+      end
+    end
+  end
+end
+
 -- The event as JSON, written out by hand (the same text jobj would make, faster).
 local function emit(j, etype, data, now, seq_written)
   local seq = j.seq + 1
@@ -248,6 +295,7 @@ local function emit(j, etype, data, now, seq_written)
   redis.call('XADD', key('events', j.id), 'MAXLEN', EVENTS_MAX, seq .. '-0', 'e', ev)
   EVENTS_OUT[#EVENTS_OUT + 1] = ev
   LAST_EVENT = id
+  wh_fanout(j, etype, seq, data, now)
 end
 
 local function chapter_message(idx, total, title)
