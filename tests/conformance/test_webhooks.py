@@ -269,6 +269,44 @@ async def test_progress_is_delivered_at_most_once_per_interval_per_job(hooks: Ba
     assert len(events) >= 3
 
 
+async def test_prune_forgets_only_finished_deliveries_older_than_the_cutoff(
+    hooks: Backend,
+) -> None:
+    ep = endpoint(events=("job.cancelled",))
+    await hooks.create_webhook(ep)
+    for _ in range(3):
+        await hooks.cancel((await add(hooks, book("alice", 1))).id)
+    held = await claim_all(hooks)
+    assert len(held) == 3
+    await deliver(hooks, held[0])
+    assert await hooks.finish_delivery(
+        held[1].delivery.id,
+        held[1].token,
+        delivered=False,
+        response_status=410,
+        error="gone",
+        retry_at=None,
+    )
+    # held[2] stays running
+    assert await hooks.prune_deliveries(older_than=time.time() - 3600) == 0
+    assert await hooks.prune_deliveries(older_than=time.time() + 1, limit=1) == 1
+    assert await hooks.prune_deliveries(older_than=time.time() + 1) == 1
+    (left,) = await hooks.list_deliveries(ep.id, limit=10)
+    assert (left.id, left.status) == (held[2].delivery.id, DeliveryStatus.RUNNING)
+    await deliver(hooks, held[2])
+
+
+async def test_concurrent_claimers_never_share_a_delivery(hooks: Backend) -> None:
+    await hooks.create_webhook(endpoint(events=("job.cancelled",)))
+    for _ in range(12):
+        await hooks.cancel((await add(hooks, book("alice", 1))).id)
+    batches = await asyncio.gather(
+        *(hooks.claim_deliveries(worker_id=f"w{i}", limit=3, lease_s=LEASE_S) for i in range(6))
+    )
+    ids = [h.delivery.id for batch in batches for h in batch]
+    assert len(ids) == len(set(ids)) == 12
+
+
 async def test_deleting_an_endpoint_deletes_its_deliveries(hooks: Backend) -> None:
     ep = endpoint()
     await hooks.create_webhook(ep)

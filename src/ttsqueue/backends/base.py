@@ -423,3 +423,8 @@ class Backend(abc.ABC):
     async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
         """Queue a delivery that is not ``running`` again: ``pending``, due now, attempts
         0, retry window from now. ``None`` when the endpoint has no such delivery."""
+
+    @abc.abstractmethod
+    async def prune_deliveries(self, *, older_than: float, limit: int = 1000) -> int:
+        """Delete up to ``limit`` ``delivered`` or ``failed`` deliveries last updated
+        before ``older_than``; return how many were deleted."""

@@ -716,3 +716,6 @@ class MemoryBackend(Backend):
 
     async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
         return self._webhooks.redeliver(endpoint_id, delivery_id, time.time())
+
+    async def prune_deliveries(self, *, older_than: float, limit: int = 1000) -> int:
+        return self._webhooks.prune(older_than, limit)

@@ -138,6 +138,16 @@ class MemoryWebhooks:
         )
         return True
 
+    def prune(self, older_than: float, limit: int) -> int:
+        done = (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
+        old = [
+            d.id for d in self.deliveries.values() if d.status in done and d.updated_at < older_than
+        ][: max(0, limit)]
+        for delivery_id in old:
+            del self.deliveries[delivery_id]
+            self.tokens.pop(delivery_id, None)
+        return len(old)
+
     def redeliver(self, endpoint_id: str, delivery_id: str, now: float) -> WebhookDelivery | None:
         d = self.deliveries.get(delivery_id)
         if d is None or d.endpoint_id != endpoint_id:

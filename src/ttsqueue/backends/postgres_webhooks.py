@@ -173,6 +173,10 @@ class PostgresWebhooks:
         }
         return [delivery(r) for r in await self._all("deliveries_of_endpoint", params)]
 
+    async def prune(self, older_than: float, limit: int) -> int:
+        params = {"older_than": older_than, "limit": max(0, limit)}
+        return await self._count("prune_deliveries", params)
+
     async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
         keys = {"id": delivery_id, "endpoint_id": endpoint_id}
 

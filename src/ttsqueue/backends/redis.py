@@ -475,3 +475,6 @@ class RedisBackend(Backend):
 
     async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
         return await self._hooks.redeliver(endpoint_id, delivery_id)
+
+    async def prune_deliveries(self, *, older_than: float, limit: int = 1000) -> int:
+        return await self._hooks.prune(older_than, limit)

@@ -18,7 +18,15 @@ from ttsqueue.webhooks.model import (
     WebhookEndpoint,
 )
 
-SCRIPTS = ("wh_create", "wh_delete", "wh_rotate", "wh_claim", "wh_finish", "wh_redeliver")
+SCRIPTS = (
+    "wh_create",
+    "wh_delete",
+    "wh_rotate",
+    "wh_claim",
+    "wh_finish",
+    "wh_redeliver",
+    "wh_prune",
+)
 
 Run = Callable[..., Awaitable[Any]]
 Guard = Callable[[Awaitable[Any]], Awaitable[Any]]
@@ -189,6 +197,9 @@ class RedisWebhooks:
         )
         found = [await self._delivery(i) for i in ids]
         return [d for d in found if d is not None]
+
+    async def prune(self, older_than: float, limit: int) -> int:
+        return int(await self._run("wh_prune", repr(older_than), max(0, limit)))
 
     async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
         if not int(await self._run("wh_redeliver", endpoint_id, delivery_id)):

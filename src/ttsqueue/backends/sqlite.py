@@ -297,3 +297,6 @@ class SqliteBackend(Backend):
 
     async def redeliver(self, endpoint_id: str, delivery_id: str) -> WebhookDelivery | None:
         return await self._db.run(hooks.redeliver, endpoint_id, delivery_id)
+
+    async def prune_deliveries(self, *, older_than: float, limit: int = 1000) -> int:
+        return await self._db.run(hooks.prune, older_than, limit)

@@ -198,6 +198,12 @@ def deliveries(
     return [delivery_from_row(r) for r in rows]
 
 
+def prune(conn: sqlite3.Connection, older_than: float, limit: int) -> int:
+    with transaction(conn):
+        params = {"older_than": older_than, "limit": max(0, limit)}
+        return conn.execute(W["prune_deliveries"], params).rowcount
+
+
 def redeliver(
     conn: sqlite3.Connection, endpoint_id: str, delivery_id: str
 ) -> WebhookDelivery | None:

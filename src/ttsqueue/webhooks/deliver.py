@@ -25,6 +25,7 @@ from ttsqueue.webhooks.sender import Attempt, post, signed_headers
 
 log = logging.getLogger("ttsqueue.webhooks")
 
+PRUNE_EVERY_S = 3600.0
 LEASE_MARGIN_S = 5.0  # the attempt has its deadline; this covers recording it
 STORE_RETRY_MAX_S = 30.0
 
@@ -59,8 +60,12 @@ class DeliveryLoop:
         own = self._client is None
         client = self._client or httpx.AsyncClient(follow_redirects=False, trust_env=False)
         delay = 0.0
+        pruned_at = -PRUNE_EVERY_S
         try:
             while not stopping.is_set():
+                if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                    pruned_at = time.monotonic()
+                    await self.prune()
                 try:
                     n = await self.deliver_once(client)
                     delay = 0.0
@@ -76,6 +81,20 @@ class DeliveryLoop:
         finally:
             if own:
                 await client.aclose()
+
+    async def prune(self) -> int:
+        """Forget delivered and failed deliveries older than the retention of jobs."""
+        cutoff = time.time() - self.settings.retention_days * 86400
+        total = 0
+        try:
+            while True:
+                n = await self.backend.prune_deliveries(older_than=cutoff, limit=1000)
+                total += n
+                if n < 1000:
+                    return total
+        except Exception as exc:
+            log.warning("pruning webhook deliveries failed: %s", exc)
+            return total
 
     async def deliver_once(self, client: httpx.AsyncClient) -> int:
         """Claim a batch and attempt each delivery of it at once; answers how many."""

@@ -10,6 +10,7 @@ for _, d in ipairs(ids) do
   if job then lines[job] = true end
   redis.call('ZREM', key('wh_due'), d)
   redis.call('ZREM', key('wh_leases'), d)
+  redis.call('ZREM', key('wh_done'), d)
   redis.call('DEL', key('wh_delivery', d))
 end
 for job in pairs(lines) do redis.call('DEL', key('wh_line', id, job)) end

@@ -19,6 +19,7 @@ if status == 'pending' then
 else
   if status == 'delivered' then redis.call('HSET', k, 'delivered_at', now) end
   redis.call('ZREM', key('wh_line', f[3], f[4]), d)
+  redis.call('ZADD', key('wh_done'), now, d)
 end
 wh_promote(f[3], f[4])
 return reply(1)

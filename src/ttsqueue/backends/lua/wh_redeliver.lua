@@ -12,6 +12,7 @@ local now = num(clock())
 redis.call('HSET', k, 'status', 'pending', 'attempts', 0, 'run_at', now, 'window_start', now,
   'updated_at', now)
 redis.call('HDEL', k, 'delivered_at')
+redis.call('ZREM', key('wh_done'), d)
 redis.call('ZADD', line, f[4], d)
 if old_head and old_head ~= d then redis.call('ZREM', key('wh_due'), old_head) end
 wh_promote(ep, f[2])

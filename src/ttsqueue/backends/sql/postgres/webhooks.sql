@@ -75,5 +75,11 @@ SET status = 'pending', attempts = 0, run_at = clock.now, window_start = clock.n
 FROM clock
 WHERE id = %(id)s AND endpoint_id = %(endpoint_id)s AND status <> 'running'
 
+-- name: prune_deliveries
+DELETE FROM webhook_deliveries
+WHERE seq IN (SELECT seq FROM webhook_deliveries
+              WHERE status IN ('delivered', 'failed') AND updated_at < %(older_than)s
+              LIMIT %(limit)s)
+
 -- name: delivery_by_id
 SELECT * FROM webhook_deliveries WHERE id = %(id)s AND endpoint_id = %(endpoint_id)s

@@ -63,5 +63,11 @@ SET status = 'pending', attempts = 0, run_at = :now, window_start = :now,
     delivered_at = NULL, updated_at = :now
 WHERE id = :id AND endpoint_id = :endpoint_id AND status <> 'running'
 
+-- name: prune_deliveries
+DELETE FROM webhook_deliveries
+WHERE seq IN (SELECT seq FROM webhook_deliveries
+              WHERE status IN ('delivered', 'failed') AND updated_at < :older_than
+              LIMIT :limit)
+
 -- name: delivery_by_id
 SELECT * FROM webhook_deliveries WHERE id = :id AND endpoint_id = :endpoint_id
