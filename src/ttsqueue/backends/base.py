@@ -363,6 +363,11 @@ class Backend(abc.ABC):
     # is ``pending`` and due, or ``running`` with its lease expired, and no earlier
     # delivery (by ``seq``) of the same endpoint and job is ``pending`` or ``running``:
     # deliveries reach an endpoint in order per job.
+    #
+    # Why in the event's own transaction, not derived later from the event log with a
+    # cursor: on PostgreSQL, event ids are handed out before commit, so transactions
+    # commit out of id order and a cursor over ids can pass an event that commits later
+    # with a smaller id; a trigger (a script on Redis) cannot miss one.
 
     @abc.abstractmethod
     async def create_webhook(self, endpoint: WebhookEndpoint) -> None:

@@ -63,10 +63,14 @@ BEGIN
     FROM new_rows n
     JOIN webhook_endpoints e ON e.user_id = n.user_id AND e.events ? n.type
     WHERE n.type IN ('job.completed', 'job.failed', 'job.cancelled', 'job.progress')
-      AND (n.type <> 'job.progress' OR NOT EXISTS (
-              SELECT 1 FROM webhook_deliveries d
-              WHERE d.endpoint_id = e.id AND d.job_id = n.job_id
-                AND d.type = 'job.progress' AND d.event_at > n.at - e.progress_interval_s))
+      AND (n.type <> 'job.progress' OR (
+              -- one progress per job from one statement, and none within the interval
+              n.id = (SELECT min(m.id) FROM new_rows m
+                      WHERE m.job_id = n.job_id AND m.type = 'job.progress')
+              AND NOT EXISTS (
+                  SELECT 1 FROM webhook_deliveries d
+                  WHERE d.endpoint_id = e.id AND d.job_id = n.job_id
+                    AND d.type = 'job.progress' AND d.event_at > n.at - e.progress_interval_s)))
     ORDER BY n.id, e.id;
     RETURN NULL;
 END
