@@ -109,9 +109,11 @@ async def test_a_receiver_failing_twice_gets_it_on_the_third_try(
     receiver.script = ["fail", "fail"]
     ep = await register(backend, receiver.url)
     await run_job(backend, (await add(backend, book("alice", 1))).id)
-    loop = DeliveryLoop(backend, settings(tmp_path), worker_id="w1")
+    slower = settings(tmp_path, webhooks_retry_base_s=0.5, webhooks_retry_max_s=5)
+    loop = DeliveryLoop(backend, slower, worker_id="w1")
 
     async with httpx.AsyncClient() as client:
+        before = time.time()
         await loop.deliver_once(client)
         (first,) = await backend.list_deliveries(ep.id, limit=10)
         assert (first.status, first.attempts, first.response_status) == (
@@ -120,7 +122,7 @@ async def test_a_receiver_failing_twice_gets_it_on_the_third_try(
             500,
         )
         assert first.error == "HTTP 500: receiver is down"
-        assert first.run_at > time.time()  # backed off, not hammered
+        assert first.run_at >= before + 0.25  # backed off (0.25-0.5 s), not hammered
     await deliver_until(loop, lambda: loop.delivered == 1)
 
     got = receiver.received
