@@ -347,6 +347,6 @@ class Backend(abc.ABC):
         ``queued`` (event ``job.queued``)."""
 
     @abc.abstractmethod
-    async def prune(self, *, older_than: float) -> int:
+    async def prune(self, *, older_than: float) -> list[str]:
         """Delete terminal jobs finished before ``older_than`` with their tasks and
-        events; return how many jobs were deleted."""
+        events; return the ids of the jobs deleted (the caller deletes their files)."""

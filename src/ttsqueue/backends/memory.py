@@ -628,7 +628,7 @@ class MemoryBackend(Backend):
                 failed += 1
         return requeued, failed
 
-    async def prune(self, *, older_than: float) -> int:
+    async def prune(self, *, older_than: float) -> list[str]:
         doomed = [
             j
             for j in self._jobs.values()
@@ -640,7 +640,7 @@ class MemoryBackend(Backend):
                 del self._tasks[t.id]
             if job.spec.idempotency_key:
                 self._keys.pop((job.user_id, job.spec.idempotency_key), None)
-        return len(doomed)
+        return [job.id for job in doomed]
 
     @staticmethod
     def _queued_data(job: JobRow) -> dict[str, Any]:

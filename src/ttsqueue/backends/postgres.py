@@ -398,6 +398,5 @@ class PostgresBackend(Backend):
             return ReapResult(requeued=0, failed=0)
         return ReapResult(requeued=int(row["requeued"]), failed=int(row["failed"]))
 
-    async def prune(self, *, older_than: float) -> int:
-        row = await self._db.one("prune", {"older_than": older_than})
-        return int(row["n"]) if row else 0
+    async def prune(self, *, older_than: float) -> list[str]:
+        return [str(row["id"]) for row in await self._db.all("prune", {"older_than": older_than})]

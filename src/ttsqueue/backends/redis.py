@@ -413,10 +413,10 @@ class RedisBackend(Backend):
         self._note_schema(reinit)
         return ReapResult(requeued=int(requeued), failed=int(failed))
 
-    async def prune(self, *, older_than: float) -> int:
-        total = 0
+    async def prune(self, *, older_than: float) -> list[str]:
+        gone: list[str] = []
         while True:
-            n = int(await self._run("prune", repr(float(older_than))))
-            total += n
-            if n < 1000:
-                return total
+            ids = await self._run("prune", repr(float(older_than)))
+            gone += [str(i) for i in ids or []]
+            if len(ids or []) < 1000:
+                return gone

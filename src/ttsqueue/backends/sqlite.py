@@ -245,5 +245,5 @@ class SqliteBackend(Backend):
         self._local_writes += 1
         return result
 
-    async def prune(self, *, older_than: float) -> int:
+    async def prune(self, *, older_than: float) -> list[str]:
         return await self._db.run(jobs.prune, older_than)

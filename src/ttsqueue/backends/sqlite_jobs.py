@@ -266,14 +266,14 @@ def set_priority(conn: sqlite3.Connection, job_id: str, priority: int) -> Job:
         return load_job_by_id(conn, job_id)
 
 
-def prune(conn: sqlite3.Connection, older_than: float) -> int:
+def prune(conn: sqlite3.Connection, older_than: float) -> list[str]:
     with transaction(conn):
         doomed = conn.execute(Q["prunable_jobs"], {"older_than": older_than}).fetchall()
         for job in doomed:
             conn.execute(Q["delete_job_tasks"], {"seq": job["seq"]})
             conn.execute(Q["delete_job_events"], {"id": job["id"]})
             conn.execute(Q["delete_job"], {"id": job["id"]})
-    return len(doomed)
+    return [str(job["id"]) for job in doomed]
 
 
 # -- events ------------------------------------------------------------------------------

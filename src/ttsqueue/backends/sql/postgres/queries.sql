@@ -200,9 +200,7 @@ LISTEN {channel}
 SELECT requeued, failed FROM tq_reap()
 
 -- name: prune
-WITH gone AS (  -- jobs_delete_rows deletes their tasks and events
-    DELETE FROM jobs
-    WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < %(older_than)s::float8
-    RETURNING 1
-)
-SELECT count(*) AS n FROM gone
+-- jobs_delete_rows deletes their tasks and events
+DELETE FROM jobs
+WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < %(older_than)s::float8
+RETURNING id
