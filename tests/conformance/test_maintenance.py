@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -208,9 +209,13 @@ async def test_api_keys(backend: Backend) -> None:
     await backend.put_api_key(key)
     assert await backend.get_api_key("ab" * 32) == key
     assert await backend.get_api_key("cd" * 32) is None
+    older = dataclasses.replace(key, id="key-0", key_hash="ef" * 32, created_at=1_600_000_000.0)
+    await backend.put_api_key(older)
+    assert await backend.list_api_keys() == [older, key]
     assert await backend.revoke_api_key("key-1") is True
     assert await backend.revoke_api_key("key-1") is False
     assert await backend.get_api_key("ab" * 32) is None
+    assert await backend.list_api_keys() == [older]
 
 
 async def test_finished_work_is_not_claimed_again(backend: Backend) -> None:

@@ -323,6 +323,10 @@ class Backend(abc.ABC):
     async def revoke_api_key(self, key_id: str) -> bool:
         """Delete a key by id; ``False`` when there was none."""
 
+    @abc.abstractmethod
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Every key, oldest first (ties by id). Only hashes are stored, never secrets."""
+
     # -- events ----------------------------------------------------------------------
 
     @abc.abstractmethod

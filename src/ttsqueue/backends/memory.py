@@ -556,6 +556,9 @@ class MemoryBackend(Backend):
     async def revoke_api_key(self, key_id: str) -> bool:
         return self._api_keys.pop(key_id, None) is not None
 
+    async def list_api_keys(self) -> list[ApiKey]:
+        return sorted(self._api_keys.values(), key=lambda k: (k.created_at, k.id))
+
     # -- events ----------------------------------------------------------------------
 
     def _append(self, job: JobRow, type_: EventType, data: dict[str, Any], now: float) -> None:

@@ -369,6 +369,9 @@ class PostgresBackend(Backend):
     async def revoke_api_key(self, key_id: str) -> bool:
         return await self._db.execute("revoke_api_key", {"id": key_id}) > 0
 
+    async def list_api_keys(self) -> list[ApiKey]:
+        return [rows.api_key(row) for row in await self._db.all("list_api_keys")]
+
     # -- events ----------------------------------------------------------------------
 
     async def events(self, job_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:

@@ -390,6 +390,11 @@ class RedisBackend(Backend):
     async def revoke_api_key(self, key_id: str) -> bool:
         return bool(int(await self._run("revoke_api_key", key_id)))
 
+    async def list_api_keys(self) -> list[ApiKey]:
+        values = await _guard(self.redis.hvals(self.keys.key("api_keys")))
+        keys = [decode_api_key(str(v)) for v in values]
+        return sorted(keys, key=lambda k: (k.created_at, k.id))
+
     # -- events ----------------------------------------------------------------------
 
     async def events(self, job_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:

@@ -210,6 +210,9 @@ class SqliteBackend(Backend):
     async def revoke_api_key(self, key_id: str) -> bool:
         return await self._db.run(jobs.revoke_api_key, key_id)
 
+    async def list_api_keys(self) -> list[ApiKey]:
+        return await self._db.run(jobs.list_api_keys)
+
     # -- events ----------------------------------------------------------------------
 
     async def events(self, job_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:

@@ -320,6 +320,10 @@ def get_api_key(conn: sqlite3.Connection, key_hash: str) -> ApiKey | None:
     return None if row is None else api_key_from_row(row)
 
 
+def list_api_keys(conn: sqlite3.Connection) -> list[ApiKey]:
+    return [api_key_from_row(row) for row in conn.execute(Q["api_keys"])]
+
+
 def revoke_api_key(conn: sqlite3.Connection, key_id: str) -> bool:
     with transaction(conn):
         return conn.execute(Q["delete_api_key"], {"id": key_id}).rowcount > 0

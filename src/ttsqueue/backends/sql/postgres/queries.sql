@@ -176,6 +176,9 @@ SELECT * FROM api_keys WHERE key_hash = %(key_hash)s
 -- name: revoke_api_key
 DELETE FROM api_keys WHERE id = %(id)s
 
+-- name: list_api_keys
+SELECT * FROM api_keys ORDER BY created_at, id
+
 -- ---------------------------------------------------------------- events
 
 -- name: job_events

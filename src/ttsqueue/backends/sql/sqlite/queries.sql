@@ -389,6 +389,9 @@ SELECT * FROM api_keys WHERE key_hash = :key_hash
 -- name: delete_api_key
 DELETE FROM api_keys WHERE id = :id
 
+-- name: api_keys
+SELECT * FROM api_keys ORDER BY created_at, id
+
 -- name: upsert_worker
 INSERT INTO workers (id, host, pid, version, concurrency, tasks, started_at, last_seen_at)
 VALUES (:id, :host, :pid, :version, :concurrency, :tasks, :started_at, :now)
