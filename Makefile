@@ -23,8 +23,9 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.run-installed
 
+# RUN_ARGS=--exit-when-done: stop once the sample book is a finished M4B.
 run: $(VENV)/.run-installed
-	$(BIN)/ttsqueue up --demo
+	$(BIN)/ttsqueue up --demo $(RUN_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench .ci

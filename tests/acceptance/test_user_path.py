@@ -179,3 +179,51 @@ def test_gc_removes_audio_of_no_job_and_leaves_the_rest(cli: Cli) -> None:
     assert sorted(p.name for p in (cli.data_dir / "audio").iterdir()) == [kept]
     stats = json.loads(cli.run("stats"))
     assert stats["jobs"]["queued"] == 1
+
+
+# Holds a temporary file the way a worker writing a chapter does, until killed.
+WRITER = """
+import sys, time
+from pathlib import Path
+from ttsqueue.storage import write_atomic
+
+def write(tmp: Path) -> None:
+    tmp.write_bytes(b"half a chapter")
+    print(tmp, flush=True)
+    time.sleep(600)
+
+write_atomic(Path(sys.argv[1]), write)
+"""
+
+
+def test_a_starting_worker_sweeps_killed_writers_temp_files_only(cli: Cli) -> None:
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(cli.data_dir / "audio" / job / "chapter-001.m4a")],
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for job in ("job-killed", "job-alive")
+    ]
+    try:
+        killed, alive = (Path(w.stdout.readline().strip()) for w in writers if w.stdout)
+        writers[0].send_signal(signal.SIGKILL)
+        writers[0].wait(30)
+        old = time.time() - 3600
+        for path in (killed, alive):
+            os.utime(path, (old, old))  # past any age guard: only the lock tells them apart
+
+        worker = cli.start("worker", "--concurrency", "1")
+        wait_until(lambda: not killed.exists(), 60, "the killed writer's file to be swept")
+        assert alive.exists() and writers[1].poll() is None
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0, cli.log_of(worker)
+        assert alive.exists()
+    finally:
+        for w in writers:
+            if w.poll() is None:
+                w.kill()
+            w.wait(30)
+            if w.stdout:
+                w.stdout.close()
