@@ -26,6 +26,7 @@ ORPHAN_MIN_AGE_S = 600.0
 # A temporary file no live process holds is debris; this age guards the writers that
 # hold no lock (an older version during a rolling upgrade).
 TEMP_MIN_AGE_S = 60.0
+BATCH = 500  # directories checked against the store per round trip
 
 
 @dataclass
@@ -54,10 +55,13 @@ async def collect_garbage(
     """Remove audio directories whose job the store does not know, and temporary files
     no live writer holds."""
     result = Collected()
-    for name in await asyncio.to_thread(storage.job_dirs, min_age_s=orphan_min_age_s):
-        if await backend.get(name) is None:
-            await asyncio.to_thread(storage.delete_job, name)
-            result.orphans.append(name)
+    names = await asyncio.to_thread(storage.job_dirs, min_age_s=orphan_min_age_s)
+    for at in range(0, len(names), BATCH):
+        batch = names[at : at + BATCH]
+        known = await backend.existing_jobs(batch)
+        orphans = [name for name in batch if name not in known]
+        await asyncio.to_thread(_delete_dirs, storage, orphans)
+        result.orphans += orphans
     result.temp_files = await sweep_temp(storage, min_age_s=temp_min_age_s)
     if result.orphans:
         log.info("removed %d audio directories that belong to no job", len(result.orphans))

@@ -91,6 +91,17 @@ async def test_prune_leaves_no_file_of_the_jobs_it_deletes(
     ]
 
 
+async def test_existing_jobs_names_the_jobs_the_store_holds(backend: Backend) -> None:
+    done = await add(backend, book("bob", 1))
+    await run_job(backend, done.id)
+    queued = await add(backend, book("alice", 1))
+    assert await backend.existing_jobs([]) == set()
+    asked = [queued.id, "no-such-job", done.id, queued.id]
+    assert await backend.existing_jobs(asked) == {queued.id, done.id}
+    await backend.prune(older_than=time.time() + 1)
+    assert await backend.existing_jobs(asked) == {queued.id}
+
+
 async def test_garbage_collection_removes_what_belongs_to_no_job(
     backend: Backend, tmp_path: Path
 ) -> None:

@@ -269,6 +269,11 @@ class Backend(abc.ABC):
         by another user."""
 
     @abc.abstractmethod
+    async def existing_jobs(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of ``job_ids`` the store holds, in any status (one round trip; file
+        garbage collection asks this for every audio directory)."""
+
+    @abc.abstractmethod
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         """Jobs newest first (by id), without tasks; ``next_cursor`` continues after the
         last item, ``None`` on the last page (the one that holds the oldest match, even when

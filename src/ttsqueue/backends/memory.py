@@ -444,6 +444,9 @@ class MemoryBackend(Backend):
         except JobNotFound:
             return None
 
+    async def existing_jobs(self, job_ids: Sequence[str]) -> set[str]:
+        return {i for i in job_ids if i in self._jobs}
+
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         jobs = sorted(
             (

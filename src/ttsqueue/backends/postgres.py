@@ -281,6 +281,12 @@ class PostgresBackend(Backend):
             return None
         return found
 
+    async def existing_jobs(self, job_ids: Sequence[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        found = await self._db.all("existing_jobs", {"ids": list(job_ids)})
+        return {str(row["id"]) for row in found}
+
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         if limit <= 0:
             return Page(items=(), next_cursor=None)

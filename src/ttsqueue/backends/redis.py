@@ -326,6 +326,15 @@ class RedisBackend(Backend):
             return None
         return decode_job(job, tasks)
 
+    async def existing_jobs(self, job_ids: Sequence[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(self.keys.job(job_id))
+            found = await _guard(pipe.execute())
+        return {job_id for job_id, n in zip(job_ids, found, strict=True) if n}
+
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         status = "" if flt.status is None else flt.status.value
         next_cursor, items = await self._run(

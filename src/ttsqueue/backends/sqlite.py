@@ -173,6 +173,9 @@ class SqliteBackend(Backend):
     async def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:
         return await self._db.run(jobs.get, job_id, user_id)
 
+    async def existing_jobs(self, job_ids: Sequence[str]) -> set[str]:
+        return await self._db.run(jobs.existing_jobs, list(job_ids)) if job_ids else set()
+
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         return await self._db.run(jobs.list_jobs, flt, limit, cursor)
 

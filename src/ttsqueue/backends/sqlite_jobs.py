@@ -4,6 +4,7 @@ thread as one transaction."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -318,6 +319,11 @@ def put_api_key(conn: sqlite3.Connection, key: ApiKey) -> None:
 def get_api_key(conn: sqlite3.Connection, key_hash: str) -> ApiKey | None:
     row = conn.execute(Q["api_key_by_hash"], {"key_hash": key_hash}).fetchone()
     return None if row is None else api_key_from_row(row)
+
+
+def existing_jobs(conn: sqlite3.Connection, job_ids: list[str]) -> set[str]:
+    rows = conn.execute(Q["existing_jobs"], {"ids": json.dumps(job_ids)})
+    return {str(row["id"]) for row in rows}
 
 
 def list_api_keys(conn: sqlite3.Connection) -> list[ApiKey]:

@@ -202,6 +202,9 @@ LISTEN {channel}
 -- name: reap
 SELECT requeued, failed FROM tq_reap()
 
+-- name: existing_jobs
+SELECT id FROM jobs WHERE id = ANY(%(ids)s::text[])
+
 -- name: prune
 -- jobs_delete_rows deletes their tasks and events
 DELETE FROM jobs

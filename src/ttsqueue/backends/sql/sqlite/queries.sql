@@ -353,6 +353,9 @@ SELECT EXISTS (
 -- name: next_due
 SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > :now
 
+-- name: existing_jobs
+SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
+
 -- name: prunable_jobs
 SELECT id, seq FROM jobs
 WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < :older_than
