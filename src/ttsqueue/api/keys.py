@@ -74,7 +74,7 @@ async def local_admin_token(backend: Backend, user: User, data_dir: Path, label:
         if key is not None and key.admin and key.user_id == user.id:
             return saved
         old_id = key_id_of(saved)
-        if old_id is not None:
+        if key is None and old_id is not None:  # its token here no longer matches it
             await backend.revoke_api_key(old_id)
     token = await issue_api_key(backend, user, label=label)
     make_private_dir(data_dir)
