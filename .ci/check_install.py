@@ -7,9 +7,11 @@
 3. Check the M4B with PyAV and mutagen from this (the checking) environment: it
    decodes, its duration is the sum of its chapters' (within 1 %), and it carries one
    chapter marker per chapter of the book, titled as in the book.
-4. In the core environment, a store or engine whose extra is missing fails with a
+4. Every file of the package that is not Python (SQL, Lua, dashboard, sample book) is
+   installed, and the installed app serves its dashboard, OpenAPI and health pages.
+5. In the core environment, a store or engine whose extra is missing fails with a
    message naming the extra.
-5. Each extra (every one in pyproject.toml but ``dev``) installs alone into its own
+6. Each extra (every one in pyproject.toml but ``dev``) installs alone into its own
    fresh environment, and its module imports and works: a job round trip on
    PostgreSQL and Redis, speech from a tiny piper voice.
 
@@ -89,6 +91,22 @@ for url, extra in (("postgresql://localhost/x", "postgres"), ("redis://localhost
 problem = check_voice(Voice(engine="piper", name="tiny"))
 assert problem and "pip install 'ttsqueue[piper]'" in problem, problem
 print("core: numpy, onnxruntime, psycopg and redis absent; each missing extra names itself")
+"""
+
+
+# Run inside the core environment: the installed app serves its own files.
+SERVES_ITS_FILES = """
+import os, ttsqueue
+from fastapi.testclient import TestClient
+from ttsqueue.api.app import create_app
+from ttsqueue.settings import Settings
+
+with TestClient(create_app(Settings(database_url="memory://"))) as client:
+    for path in ("/dashboard", "/dashboard/static/app.js", "/dashboard/static/app.css",
+                 "/openapi.json", "/v1/health"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.content, (path, r.status_code)
+print(os.path.dirname(ttsqueue.__file__))
 """
 
 
@@ -212,6 +230,24 @@ def check_book(book: Path) -> str:
     return f"{book.name}: {total:.1f} s decoded (chapters {parts:.1f} s), {len(found)} markers"
 
 
+def check_package_data(core: Path, work: Path) -> str:
+    """Every file of the package that is not Python (SQL, Lua, the dashboard, the sample
+    book) is in the installation, and the app serves its own pages from it."""
+    script = work / "serves_its_files.py"
+    script.write_text(SERVES_ITS_FILES, encoding="utf-8")
+    installed = Path(run([str(core), str(script)], cwd=work).strip().splitlines()[-1])
+    source = ROOT / "src" / "ttsqueue"
+    wanted = {
+        path.relative_to(source).as_posix()
+        for path in source.rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    } | {"examples/sample-book.md"}
+    missing = sorted(name for name in wanted if not (installed / name).is_file())
+    if missing:
+        raise CheckFailed(f"files missing from the wheel: {missing}")
+    return f"{len(wanted)} data files installed; dashboard, OpenAPI and health served"
+
+
 def extras() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     return [name for name in project["optional-dependencies"] if name != "dev"]
@@ -300,6 +336,7 @@ def main() -> int:
         book = run_sample_book(core, work)
         done()
         print(f"check-install:   {check_book(book)}", flush=True)
+        print(f"check-install:   {check_package_data(core, work)}", flush=True)
         script = work / "missing_extras.py"
         script.write_text(MISSING_EXTRAS, encoding="utf-8")
         print(f"check-install:   {run([str(core), str(script)], cwd=work).strip()}", flush=True)
