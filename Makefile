@@ -7,7 +7,8 @@ PIP    := $(BIN)/python -m pip
 export TTSQUEUE_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TTSQUEUE_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint unit fuzz test-ts openapi bench bench-queue bench-tts bench-api bench-quick clean
+.PHONY: run test lint unit fuzz check-install test-ts openapi bench bench-queue bench-tts \
+	bench-api bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,15 +23,18 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.run-installed
 
+# RUN_ARGS=--exit-when-done: stop once the sample book is a finished M4B.
 run: $(VENV)/.run-installed
-	$(BIN)/ttsqueue up --demo
+	$(BIN)/ttsqueue up --demo $(RUN_ARGS)
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench .ci
+	$(BIN)/ruff format --check src tests bench .ci
 	$(BIN)/mypy
 
+# .ci/run (CI) runs exactly this, after starting PostgreSQL and Redis.
 test: lint test-ts
+	.ci/prepare-tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # The TypeScript client (clients/typescript): its schema check, build and tests against a
@@ -49,6 +53,11 @@ test-ts: $(VENV)/.dev-installed
 openapi: $(VENV)/.dev-installed
 	$(BIN)/python $(TS_DIR)/scripts/openapi.py
 	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error && npm run generate
+
+# The wheel with no extras, in a fresh environment outside the tree, reads the sample
+# book to a checked M4B; then each extra alone installs and works (CI runs this too).
+check-install: $(VENV)/.dev-installed
+	$(BIN)/python .ci/check_install.py
 
 unit: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)

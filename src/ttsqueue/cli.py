@@ -1,5 +1,5 @@
 """The one command-line entry point: ``ttsqueue up | api | worker | migrate | submit |
-jobs | status | stats | cancel | retry | download | token | voices``.
+jobs | status | stats | cancel | retry | download | token | gc | voices``.
 
 The commands that read or submit jobs also talk to a remote server (``--server``); see
 :mod:`ttsqueue.cli_remote`."""
@@ -11,10 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,7 @@ from ttsqueue.settings import Settings
 
 log = logging.getLogger("ttsqueue")
 
-EXAMPLE_BOOK = Path(__file__).resolve().parents[2] / "examples" / "sample-book.md"
 CLI_USER = "local"
-DEMO_USER = "demo"
 
 
 class CliError(Exception):
@@ -83,106 +80,6 @@ def _serve_worker_metrics(host: str, port: int) -> None:
     log.info("worker metrics on %s:%d/metrics", host, port)
 
 
-def _uvicorn_server(app: Any, settings: Settings) -> Any:
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:  # ttsqueue handles the signals
-            yield
-
-    from ttsqueue.api.server import http_protocol
-
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        lifespan="on",
-        http=http_protocol(settings),
-    )
-    return Server(config)
-
-
-async def _serve_up(settings: Settings, concurrency: int | None, demo: bool) -> None:
-    """API and worker in one process, on one Queue."""
-    import signal
-
-    from ttsqueue.api.app import create_app
-    from ttsqueue.api.keys import issue_api_key
-    from ttsqueue.worker import Worker
-
-    async with _open(settings) as backend:
-        queue = _queue(backend, settings)
-        worker = Worker(backend, settings, concurrency=concurrency)
-        server = _uvicorn_server(create_app(settings, queue=queue), settings)
-        loop = asyncio.get_running_loop()
-
-        def handle(signum: int) -> None:
-            if worker.stopping:
-                os._exit(1)
-            log.info("signal %d: finishing work in flight, then exiting", signum)
-            worker.stop()
-            server.should_exit = True
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, handle, sig)
-
-        serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.05)
-        if serving.done():
-            await serving  # re-raise why it could not start (port in use, ...)
-            raise CliError(f"could not listen on {settings.host}:{settings.port}")
-        token = await issue_api_key(
-            backend, User(DEMO_USER, premium=True, admin=True), label="make run"
-        )
-        demo_job = await _submit_demo(queue) if demo else None
-        _print_banner(settings, token, demo_job or "JOB_ID")
-        working = asyncio.create_task(worker.run())
-        await asyncio.wait({serving, working}, return_when=asyncio.FIRST_COMPLETED)
-        worker.stop()
-        server.should_exit = True
-        await asyncio.gather(serving, working)
-
-
-async def _submit_demo(queue: Queue) -> str | None:
-    """Give a newcomer something to hear: the sample book, when the queue is empty."""
-    stats = await queue.backend.stats()
-    if sum(stats.jobs.values()) or not EXAMPLE_BOOK.exists():
-        return None
-    from ttsqueue.books import parse_text
-
-    book = parse_text(EXAMPLE_BOOK.read_text(encoding="utf-8"), markdown=True)
-    result = await queue.add_job(
-        User(DEMO_USER, premium=True, admin=True),
-        BookRequest(chapters=book.chapters, title=book.title, author=book.author),
-    )
-    print(f"Submitted the sample book as job {result.job.id}", flush=True)
-    return result.job.id
-
-
-def _print_banner(settings: Settings, token: str, job: str) -> None:
-    base = f"http://{settings.host}:{settings.port}"
-    print(
-        f"""
-ttsqueue {__version__} is up ({settings.database_url.split("://")[0]} store, data in \
-{settings.data_dir})
-  API docs   {base}/docs
-  Dashboard  {base}/dashboard
-  Token      {token}
-
-Submit a book:
-  curl -s -X POST {base}/v1/jobs -H 'Authorization: Bearer {token}' \\
-       -H 'Content-Type: text/markdown' --data-binary @examples/sample-book.md
-Watch it:    curl -N {base}/v1/jobs/{job}/events -H 'Authorization: Bearer {token}'
-Listen:      curl -o book.m4b {base}/v1/jobs/{job}/audio -H 'Authorization: Bearer {token}'
-Stop with Ctrl-C.
-""",
-        flush=True,
-    )
-
-
 def _api_factory() -> Any:
     from ttsqueue.api.app import create_app
 
@@ -195,8 +92,10 @@ def _api_factory() -> Any:
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    asyncio.run(_serve_up(settings, args.concurrency, args.demo))
-    return 0
+    from ttsqueue.up import serve_up
+
+    demo = args.demo or args.exit_when_done
+    return asyncio.run(serve_up(settings, args.concurrency, demo, args.exit_when_done))
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
@@ -383,19 +282,71 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from ttsqueue.api import keys
+
     async def run() -> str:
         async with _open(settings) as backend:
             if args.action == "create":
-                from ttsqueue.api.keys import issue_api_key
-
                 user = User(args.user, premium=args.premium, admin=args.admin)
-                token: str = await issue_api_key(backend, user, label=args.label)
+                token: str = await keys.issue_api_key(backend, user, label=args.label)
                 return token
-            if not await backend.revoke_api_key(args.id):
-                raise CliError(f"no API key with id {args.id}")
-            return f"revoked {args.id}"
+            if args.action == "list":
+                return _key_table(await backend.list_api_keys())
+            key_id = _key_id(args.key)
+            if not await backend.revoke_api_key(key_id):
+                raise CliError(f"no API key with id {key_id}")
+            return f"revoked {key_id}"
 
     print(asyncio.run(run()))
+    return 0
+
+
+def _key_id(given: str) -> str:
+    """A key id, or the id inside a full token; the token's secret is never echoed."""
+    from ttsqueue.api import keys
+
+    given = given.strip()
+    if keys.looks_like_api_key(given):
+        key_id = keys.key_id_of(given)
+        if key_id is None:
+            raise CliError("that is not a complete ttsqueue token (nor a key id)")
+        return key_id
+    return given
+
+
+def _key_table(found: Sequence[Any]) -> str:
+    lines = [f"{'ID':36}  {'USER':16} {'ROLE':14} {'CREATED':19}  LABEL"]
+    for k in found:
+        role = "admin" if k.admin else "premium" if k.premium else "user"
+        if k.admin and k.premium:
+            role = "admin,premium"
+        lines.append(
+            f"{k.id:36}  {k.user_id[:16]:16} {role:14} {_fmt_time(k.created_at):19}  {k.label}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_gc(args: argparse.Namespace, settings: Settings) -> int:
+    """Prune finished jobs past retention, then remove the files of no job."""
+    from ttsqueue import maintenance
+    from ttsqueue.storage import Storage
+
+    async def run() -> None:
+        async with _open(settings) as backend:
+            storage = Storage(settings.audio_dir)
+            pruned = await maintenance.prune(backend, storage, settings)
+            collected = await maintenance.collect_garbage(
+                backend,
+                storage,
+                orphan_min_age_s=args.min_age,
+                temp_min_age_s=min(args.min_age, maintenance.TEMP_MIN_AGE_S),
+            )
+            print(
+                f"pruned {len(pruned)} finished jobs; removed {len(collected.orphans)} "
+                f"audio directories of no job and {len(collected.temp_files)} temporary files"
+            )
+
+    asyncio.run(run())
     return 0
 
 
@@ -418,6 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="API, worker and dashboard in one process")
     up.add_argument("--concurrency", type=int, default=None)
     up.add_argument("--demo", action="store_true", help="submit the sample book if empty")
+    up.add_argument(
+        "--exit-when-done",
+        action="store_true",
+        help="submit the sample book, exit 0 once it is finished (non-zero if it failed)",
+    )
     up.set_defaults(fn=cmd_up)
 
     api = sub.add_parser("api", help="the HTTP API alone")
@@ -481,9 +437,19 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--premium", action="store_true")
     create.add_argument("--admin", action="store_true")
     create.add_argument("--label", default="")
-    revoke = tsub.add_parser("revoke")
-    revoke.add_argument("id")
+    tsub.add_parser("list", help="keys with their ids, users and roles (never secrets)")
+    revoke = tsub.add_parser("revoke", help="revoke a key by its id or its full token")
+    revoke.add_argument("key", metavar="ID_OR_TOKEN")
     token.set_defaults(fn=cmd_token)
+
+    gc = sub.add_parser("gc", help="prune old jobs, remove audio and temporary files of no job")
+    gc.add_argument(
+        "--min-age",
+        type=float,
+        default=600.0,
+        help="leave directories changed in the last N seconds (a submission in progress)",
+    )
+    gc.set_defaults(fn=cmd_gc)
 
     voices = sub.add_parser("voices", help="list installed voices")
     voices.add_argument("--engine", default=None)

@@ -6,16 +6,23 @@ backend repeats validation, tier rules or logging.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ttsqueue import metrics, policy, strings
-from ttsqueue.backends.base import ActiveJobsLimit, Backend, InvalidTransition, JobNotFound
+from ttsqueue import maintenance, metrics, policy, strings
+from ttsqueue.backends.base import (
+    ActiveJobsLimit,
+    Backend,
+    BackendError,
+    InvalidTransition,
+    JobNotFound,
+    StoreUnavailable,
+)
 from ttsqueue.models import (
     OUTPUT_FORMATS,
     Chapter,
@@ -211,6 +218,20 @@ class Queue:
                 path = self.storage.resolve(str(spec.metadata["cover_path"]))
                 write_atomic(path, functools.partial(_write_bytes, data=book.cover))
 
+    @contextlib.contextmanager
+    def _covers_dropped_if_refused(self, specs: Sequence[JobSpec]) -> Iterator[None]:
+        """The store refused the jobs: their covers go. When the outcome is unknown
+        (the store dropped the connection), the covers stay; ``ttsqueue gc`` removes
+        them later if the jobs do not exist."""
+        try:
+            yield
+        except (QueueError, BackendError) as exc:
+            if not isinstance(exc, StoreUnavailable):
+                for spec in specs:
+                    if "cover_path" in spec.metadata:
+                        self.storage.delete_job(spec.id)
+            raise
+
     def _drop_unused_covers(
         self, specs: Sequence[JobSpec], results: Sequence[EnqueueResult]
     ) -> None:
@@ -275,15 +296,14 @@ class Queue:
         await self.check_room(user)
         results: list[EnqueueResult]
         self._save_covers([spec], [book])
-        try:
-            if connection is not None and enqueue_in is not None:
-                results = await enqueue_in(connection, [spec])
-            else:
-                results = await self.backend.enqueue([spec])
-        except ActiveJobsLimit as exc:
-            if book.cover:
-                self.storage.delete_job(spec.id)
-            raise active_limit_error(exc) from None
+        with self._covers_dropped_if_refused([spec]):
+            try:
+                if connection is not None and enqueue_in is not None:
+                    results = await enqueue_in(connection, [spec])
+                else:
+                    results = await self.backend.enqueue([spec])
+            except ActiveJobsLimit as exc:
+                raise active_limit_error(exc) from None
         self._drop_unused_covers([spec], results)
         (result,) = results
         metrics.jobs_enqueued(results)
@@ -303,13 +323,11 @@ class Queue:
         jobs inserts none of its books (429)."""
         specs = [self.build_spec(user, b) for b in books]
         self._save_covers(specs, books)
-        try:
-            results = await self.backend.enqueue(specs)
-        except ActiveJobsLimit as exc:
-            for spec, book in zip(specs, books, strict=True):
-                if book.cover:
-                    self.storage.delete_job(spec.id)
-            raise active_limit_error(exc) from None
+        with self._covers_dropped_if_refused(specs):
+            try:
+                results = await self.backend.enqueue(specs)
+            except ActiveJobsLimit as exc:
+                raise active_limit_error(exc) from None
         self._drop_unused_covers(specs, results)
         metrics.jobs_enqueued(results)
         log.info("enqueued %d jobs for %s", sum(r.created for r in results), user.id)
@@ -414,8 +432,5 @@ class Queue:
             raise Conflict("job_id", f"job is already {exc.job.status.value}") from None
 
     async def prune(self) -> int:
-        cutoff = time.time() - self.settings.retention_days * 86400
-        n = await self.backend.prune(older_than=cutoff)
-        if n:
-            log.info("pruned %d finished jobs", n)
-        return n
+        """Delete the finished jobs past retention, with their files."""
+        return len(await maintenance.prune(self.backend, self.storage, self.settings))

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     retention_days: float = Field(
         30.0, ge=0, description="finished jobs older than this are pruned"
     )
+    gc_interval_s: float = Field(
+        3600.0, gt=0, description="how often a worker prunes and removes file garbage"
+    )
 
     # fairness and priority
     free_concurrency: int = Field(2, ge=1, description="running chapters per free user")

@@ -20,7 +20,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ttsqueue import __version__, metrics, policy
+from ttsqueue import __version__, maintenance, metrics, policy
 from ttsqueue.backends.base import Backend, Completion, WorkerInfo
 from ttsqueue.models import ClaimedTask, Job, Lease, TaskKind, new_id
 from ttsqueue.settings import Settings
@@ -388,18 +388,24 @@ class Worker:
 
     async def _maintenance_loop(self) -> None:
         """Every worker reaps: the operations are atomic, so many reapers are safe and
-        a lone surviving worker still rescues its dead peers' tasks."""
-        last_prune = 0.0
+        a lone surviving worker still rescues its dead peers' tasks. At start and every
+        ``gc_interval_s`` it also prunes and collects file garbage (temporary files of
+        killed workers; a live worker's are locked and left alone)."""
+        try:
+            await maintenance.sweep_temp(self.storage)
+        except Exception as exc:
+            log.warning("sweeping temporary files failed: %s", exc)
+        last_gc = float("-inf")  # prune and collect on the first round
         while True:
             await asyncio.sleep(self.settings.reap_interval_s)
             try:
                 reaped = await self.backend.reap()
                 if reaped.requeued or reaped.failed:
                     log.info("reaped %d expired leases (%d failed)", reaped.requeued, reaped.failed)
-                if time.monotonic() - last_prune > 3600:
-                    last_prune = time.monotonic()
-                    cutoff = time.time() - self.settings.retention_days * 86400
-                    await self.backend.prune(older_than=cutoff)
+                if time.monotonic() - last_gc > self.settings.gc_interval_s:
+                    last_gc = time.monotonic()
+                    await maintenance.prune(self.backend, self.storage, self.settings)
+                    await maintenance.collect_garbage(self.backend, self.storage)
             except Exception as exc:
                 log.warning("maintenance failed: %s", exc)
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
 from tests.conformance.helpers import add, book, claim, claim_one, finish, poll, run_job
+from ttsqueue import maintenance
 from ttsqueue.backends.base import Backend, BackendOptions, Capabilities, WorkerInfo
 from ttsqueue.models import ApiKey, JobStatus, ReapResult
+from ttsqueue.settings import Settings
+from ttsqueue.storage import Storage, write_atomic
 
 
 async def test_open_store_answers_and_declares_capabilities(backend: Backend) -> None:
@@ -31,8 +36,9 @@ async def test_prune_removes_only_old_finished_jobs(backend: Backend) -> None:
     queued = await add(backend, book("carol", 1))
     finished_by = time.time()
 
-    assert await backend.prune(older_than=finished_by - 3600) == 0
-    assert await backend.prune(older_than=finished_by + 1) == 3
+    assert await backend.prune(older_than=finished_by - 3600) == []
+    pruned = await backend.prune(older_than=finished_by + 1)
+    assert sorted(pruned) == sorted([done.id, failed.id, cancelled.id])
     for gone in (done, failed, cancelled):
         assert await backend.get(gone.id) is None
         assert await backend.events(gone.id) == []
@@ -42,10 +48,82 @@ async def test_prune_removes_only_old_finished_jobs(backend: Backend) -> None:
     stats = await backend.stats()
     assert stats.jobs[JobStatus.PROCESSING] == 1 and stats.jobs[JobStatus.QUEUED] == 1
     assert stats.jobs[JobStatus.COMPLETED] == 0 and stats.tasks["cancelled"] == 0
-    assert await backend.prune(older_than=time.time() + 1) == 0
+    assert await backend.prune(older_than=time.time() + 1) == []
 
     (again,) = await backend.enqueue([book("alice", 1, idempotency_key="done")])
     assert again.created  # the pruned job no longer holds its key
+
+
+def job_files(storage: Storage, job_id: str) -> None:
+    """What a job leaves on disk: a cover, chapters (one half-written by a killed
+    worker) and the book."""
+    directory = storage.job_dir(job_id)
+    write_atomic(directory / "cover.png", lambda p: p.write_bytes(b"png"))
+    write_atomic(storage.chapter_path(job_id, 0, ".m4a"), lambda p: p.write_bytes(b"aac"))
+    (directory / ".chapter-002.0123abcd.tmp.m4a").write_bytes(b"half")
+    write_atomic(storage.book_path(job_id, ".m4b"), lambda p: p.write_bytes(b"book"))
+
+
+async def test_prune_leaves_no_file_of_the_jobs_it_deletes(
+    backend: Backend, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", retention_days=0)
+    storage = Storage(settings.audio_dir)
+    done = await add(backend, book("alice", 1))
+    await run_job(backend, done.id)
+    failed = await add(backend, book("alice", 2))
+    assert await backend.fail((await claim_one(backend)).lease, error="x", retry_at=None)
+    cancelled = await add(backend, book("bob", 2))
+    await backend.cancel(cancelled.id)
+    running = await add(backend, book("carol", 1))
+    await claim_one(backend)
+    for job in (done, failed, cancelled, running):
+        job_files(storage, job.id)
+    await asyncio.sleep(0.01)  # finished strictly before the cutoff
+
+    pruned = await maintenance.prune(backend, storage, settings)
+
+    assert sorted(pruned) == sorted([done.id, failed.id, cancelled.id])
+    left = sorted(p.relative_to(storage.root).as_posix() for p in storage.root.rglob("*"))
+    assert left == [running.id] + [
+        f"{running.id}/{name}"
+        for name in (".chapter-002.0123abcd.tmp.m4a", "book.m4b", "chapter-001.m4a", "cover.png")
+    ]
+
+
+async def test_existing_jobs_names_the_jobs_the_store_holds(backend: Backend) -> None:
+    done = await add(backend, book("bob", 1))
+    await run_job(backend, done.id)
+    queued = await add(backend, book("alice", 1))
+    assert await backend.existing_jobs([]) == set()
+    asked = [queued.id, "no-such-job", done.id, queued.id]
+    assert await backend.existing_jobs(asked) == {queued.id, done.id}
+    await backend.prune(older_than=time.time() + 1)
+    assert await backend.existing_jobs(asked) == {queued.id}
+
+
+async def test_garbage_collection_removes_what_belongs_to_no_job(
+    backend: Backend, tmp_path: Path
+) -> None:
+    storage = Storage(tmp_path / "audio")
+    live = await add(backend, book("alice", 1))
+    job_files(storage, live.id)
+    job_files(storage, "no-such-job")  # e.g. pruned by a process that died before rmtree
+
+    young = await maintenance.collect_garbage(backend, storage)  # default ages: all too new
+    assert young.orphans == [] and young.temp_files == []
+    collected = await maintenance.collect_garbage(
+        backend, storage, orphan_min_age_s=0, temp_min_age_s=0
+    )
+
+    assert collected.orphans == ["no-such-job"]
+    assert [p.name for p in collected.temp_files] == [".chapter-002.0123abcd.tmp.m4a"]
+    assert sorted(p.name for p in storage.root.iterdir()) == [live.id]
+    assert sorted(p.name for p in storage.job_dir(live.id).iterdir()) == [
+        "book.m4b",
+        "chapter-001.m4a",
+        "cover.png",
+    ]
 
 
 async def test_wait_for_work_times_out_quietly(backend: Backend) -> None:
@@ -142,9 +220,13 @@ async def test_api_keys(backend: Backend) -> None:
     await backend.put_api_key(key)
     assert await backend.get_api_key("ab" * 32) == key
     assert await backend.get_api_key("cd" * 32) is None
+    older = dataclasses.replace(key, id="key-0", key_hash="ef" * 32, created_at=1_600_000_000.0)
+    await backend.put_api_key(older)
+    assert await backend.list_api_keys() == [older, key]
     assert await backend.revoke_api_key("key-1") is True
     assert await backend.revoke_api_key("key-1") is False
     assert await backend.get_api_key("ab" * 32) is None
+    assert await backend.list_api_keys() == [older]
 
 
 async def test_finished_work_is_not_claimed_again(backend: Backend) -> None:

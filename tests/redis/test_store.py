@@ -115,7 +115,7 @@ async def test_expired_jobs_leave_no_trace_in_counts_or_listings(prefix: str) ->
 async def test_prune_deletes_every_key_of_old_jobs(client: Redis, rb: RedisBackend) -> None:
     job = await add(rb, book("alice", 2, idempotency_key="k1"))
     await run_job(rb, job.id)
-    assert await rb.prune(older_than=time.time() + 60) == 1
+    assert await rb.prune(older_than=time.time() + 60) == [job.id]
     for name in JOB_KEYS:
         assert not await client.exists(rb.keys.key(name, job.id))
     assert await client.hlen(rb.keys.key("idem")) == 0

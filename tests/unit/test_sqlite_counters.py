@@ -88,7 +88,7 @@ async def step(
         reaped = await backend.reap()
         done[action] += reaped.requeued + reaped.failed
     elif action == "prune":
-        done[action] += await backend.prune(older_than=time.time())
+        done[action] += len(await backend.prune(older_than=time.time()))
 
 
 async def test_running_and_pending_counts_stay_exact(tmp_path: Path) -> None:

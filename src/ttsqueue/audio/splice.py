@@ -24,14 +24,14 @@ output is opened, and the caller falls back to muxing with PyAV.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import struct
-from collections.abc import Sequence
+import sys
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
 
 from .mp4box import (
     Box,
@@ -50,25 +50,53 @@ _U32 = 0xFFFFFFFF
 _STBL_KINDS = (b"stsd", b"stts", b"stsc", b"stsz", b"stco", b"co64", b"sgpd", b"sbgp")
 _COPY_BLOCK = 1 << 20
 
-Offsets = npt.NDArray[np.uint64]
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def _be_array(typecode: str, data: bytes | memoryview) -> array[int]:
+    """Big-endian integers from an MP4 table, in native order (the standard library's
+    ``array`` does the bulk work in C; nothing here needs numpy)."""
+    values = array(typecode)
+    values.frombytes(data)
+    if not _BIG_ENDIAN:
+        values.byteswap()
+    return values
+
+
+def _be_bytes(typecode: str, values: Iterable[int]) -> bytes:
+    out = array(typecode, values)
+    if not _BIG_ENDIAN:
+        out.byteswap()
+    return out.tobytes()
+
+
+if array("I").itemsize != 4 or array("Q").itemsize != 8:  # pragma: no cover
+    raise ImportError("this platform's array('I') / array('Q') are not 32 / 64 bits")
 
 
 @dataclass(frozen=True)
 class Table:
     """One track's samples as they lie in its file."""
 
-    sizes: npt.NDArray[np.uint32]  # bytes of each sample
-    offsets: Offsets  # file offset of each chunk
-    chunk_bytes: Offsets  # bytes in each chunk
+    sizes: array[int]  # bytes of each sample (uint32)
+    offsets: array[int]  # file offset of each chunk (uint64)
+    chunk_bytes: array[int]  # bytes in each chunk (uint64)
     samples_per_chunk: list[tuple[int, int]]  # stsc runs: (first chunk from 1, samples)
 
     @property
     def start(self) -> int:
-        return int(self.offsets.min()) if len(self.offsets) else 0
+        return min(self.offsets) if len(self.offsets) else 0
 
     @property
     def end(self) -> int:
-        return int((self.offsets + self.chunk_bytes).max()) if len(self.offsets) else 0
+        if not len(self.offsets):
+            return 0
+        return max(map(int.__add__, self.offsets, self.chunk_bytes))
+
+    def moved(self, to: int) -> list[int]:
+        """The chunk offsets when the table's byte range starts at ``to``."""
+        shift = to - self.start
+        return [offset + shift for offset in self.offsets]
 
 
 @dataclass(frozen=True)
@@ -182,11 +210,11 @@ def _layout(
     """The book's moov with the chapters' samples from ``base`` and the other tracks'
     samples after them."""
     stbl = audio.path(b"mdia", b"minf", b"stbl")
-    offsets: list[Offsets] = []
+    offsets: list[int] = []
     stsc: list[tuple[int, int]] = []
     cursor, chunks = base, 0
     for s in sources:
-        offsets.append(s.table.offsets - np.uint64(s.table.start) + np.uint64(cursor))
+        offsets += s.table.moved(cursor)
         for first, count in s.table.samples_per_chunk:
             if not stsc or stsc[-1][1] != count:
                 stsc.append((first + chunks, count))
@@ -198,7 +226,7 @@ def _layout(
         Box(b"stts", struct.pack(">III", 0, 1, frames) + struct.pack(">I", AAC_FRAME)),
         Box(b"stsc", _stsc(stsc)),
         Box(b"stsz", struct.pack(">III", 0, 0, frames) + _sizes(sources)),
-        _chunk_offsets(np.concatenate(offsets), wide),
+        _chunk_offsets(offsets, wide),
     ]
     if sources[0].sgpd is not None:
         if any(s.sgpd != sources[0].sgpd for s in sources):
@@ -210,7 +238,7 @@ def _layout(
     stbl.children = boxes
     for trak, table in others:
         other_stbl = trak.path(b"mdia", b"minf", b"stbl")
-        moved = table.offsets - np.uint64(table.start) + np.uint64(cursor)
+        moved = table.moved(cursor)
         other_stbl.children = [
             _chunk_offsets(moved, wide) if b.kind in (b"stco", b"co64") else b
             for b in other_stbl.children
@@ -220,14 +248,14 @@ def _layout(
 
 
 def _sizes(sources: Sequence[Source]) -> bytes:
-    return b"".join(s.table.sizes.astype(">u4").tobytes() for s in sources)
+    return b"".join(_be_bytes("I", s.table.sizes) for s in sources)
 
 
-def _chunk_offsets(offsets: Offsets, wide: bool) -> Box:
+def _chunk_offsets(offsets: list[int], wide: bool) -> Box:
     count = struct.pack(">II", 0, len(offsets))
     if wide:
-        return Box(b"co64", count + offsets.astype(">u8").tobytes())
-    return Box(b"stco", count + offsets.astype(">u4").tobytes())
+        return Box(b"co64", count + _be_bytes("Q", offsets))
+    return Box(b"stco", count + _be_bytes("I", offsets))
 
 
 def _stsc(runs: list[tuple[int, int]]) -> bytes:
@@ -259,30 +287,40 @@ def _table(stbl: Box) -> Table:
     stsz = stbl.child(b"stsz").payload
     uniform, count = struct.unpack_from(">II", stsz, 4)
     if uniform:
-        sizes = np.full(count, uniform, dtype=np.uint32)
+        sizes = array("I", [uniform]) * count
     else:
-        sizes = np.frombuffer(stsz, dtype=">u4", count=count, offset=12).astype(np.uint32)
+        if len(stsz) < 12 + 4 * count:
+            raise Unsupported("truncated sample size table")
+        sizes = _be_array("I", memoryview(stsz)[12 : 12 + 4 * count])
     wide = stbl.find(b"co64")
     chunk_box = wide or stbl.child(b"stco")
     (n_chunks,) = struct.unpack_from(">I", chunk_box.payload, 4)
-    dtype = ">u8" if wide else ">u4"
-    offsets = np.frombuffer(chunk_box.payload, dtype=dtype, count=n_chunks, offset=8)
-    offsets = offsets.astype(np.uint64)
+    width = 8 if wide else 4
+    if len(chunk_box.payload) < 8 + width * n_chunks:
+        raise Unsupported("truncated chunk offset table")
+    raw = memoryview(chunk_box.payload)[8 : 8 + width * n_chunks]
+    offsets = array("Q", _be_array("Q" if wide else "I", raw))
     stsc = stbl.child(b"stsc").payload
     (n_runs,) = struct.unpack_from(">I", stsc, 4)
     runs = [struct.unpack_from(">III", stsc, 8 + 12 * i) for i in range(n_runs)]
     if any(desc != 1 for _, _, desc in runs) or (runs and runs[0][0] != 1):
         raise Unsupported("unexpected sample-to-chunk table")
-    per_chunk = np.zeros(n_chunks, dtype=np.int64)
+    per_chunk = [0] * n_chunks
     for i, (first, samples, _) in enumerate(runs):
         last = runs[i + 1][0] - 1 if i + 1 < len(runs) else n_chunks
-        per_chunk[first - 1 : last] = samples
-    bounds = np.concatenate(([0], np.cumsum(per_chunk)))
+        per_chunk[first - 1 : last] = [samples] * max(0, last - first + 1)
+    if len(per_chunk) != n_chunks:
+        raise Unsupported("unexpected sample-to-chunk table")
+    bounds = [0, *itertools.accumulate(per_chunk)]
     if bounds[-1] != count:
         raise Unsupported("chunks and samples disagree")
-    cumulative = np.concatenate(([0], np.cumsum(sizes, dtype=np.uint64)))
-    chunk_bytes = (cumulative[bounds[1:]] - cumulative[bounds[:-1]]).astype(np.uint64)
+    cumulative = [0, *itertools.accumulate(sizes)]
+    chunk_bytes = array("Q", map(int.__sub__, _at(cumulative, bounds[1:]), _at(cumulative, bounds)))
     return Table(sizes, offsets, chunk_bytes, [(int(f), int(s)) for f, s, _ in runs])
+
+
+def _at(values: list[int], indexes: list[int]) -> Iterable[int]:
+    return map(values.__getitem__, indexes)
 
 
 def _stts(payload: bytes) -> list[tuple[int, int]]:
@@ -354,7 +392,7 @@ def _book_stsd(sources: Sequence[Source]) -> bytes:
     """The first chapter's description with the book's buffer size and bit rates."""
     # (bufferSizeDB, maxBitrate) of each chapter
     fields = [struct.unpack_from(">II", b"\x00" + s.stsd[_rates_at(s.stsd) :]) for s in sources]
-    size = sum(int(s.table.sizes.sum(dtype=np.uint64)) for s in sources)
+    size = sum(sum(s.table.sizes) for s in sources)
     samples = sum(s.frames for s in sources) * AAC_FRAME
     average = min(_U32, size * 8 * sources[0].rate // max(1, samples))
     stsd = sources[0].stsd

@@ -270,6 +270,11 @@ class Backend(abc.ABC):
         by another user."""
 
     @abc.abstractmethod
+    async def existing_jobs(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of ``job_ids`` the store holds, in any status (one round trip; file
+        garbage collection asks this for every audio directory)."""
+
+    @abc.abstractmethod
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         """Jobs newest first (by id), without tasks; ``next_cursor`` continues after the
         last item, ``None`` on the last page (the one that holds the oldest match, even when
@@ -324,6 +329,10 @@ class Backend(abc.ABC):
     async def revoke_api_key(self, key_id: str) -> bool:
         """Delete a key by id; ``False`` when there was none."""
 
+    @abc.abstractmethod
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Every key, oldest first (ties by id). Only hashes are stored, never secrets."""
+
     # -- events ----------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -348,9 +357,9 @@ class Backend(abc.ABC):
         ``queued`` (event ``job.queued``)."""
 
     @abc.abstractmethod
-    async def prune(self, *, older_than: float) -> int:
+    async def prune(self, *, older_than: float) -> list[str]:
         """Delete terminal jobs finished before ``older_than`` with their tasks and
-        events; return how many jobs were deleted."""
+        events; return the ids of the jobs deleted (the caller deletes their files)."""
 
     # -- webhooks --------------------------------------------------------------------
     #

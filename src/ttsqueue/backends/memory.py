@@ -447,6 +447,9 @@ class MemoryBackend(Backend):
         except JobNotFound:
             return None
 
+    async def existing_jobs(self, job_ids: Sequence[str]) -> set[str]:
+        return {i for i in job_ids if i in self._jobs}
+
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         jobs = sorted(
             (
@@ -559,6 +562,9 @@ class MemoryBackend(Backend):
     async def revoke_api_key(self, key_id: str) -> bool:
         return self._api_keys.pop(key_id, None) is not None
 
+    async def list_api_keys(self) -> list[ApiKey]:
+        return sorted(self._api_keys.values(), key=lambda k: (k.created_at, k.id))
+
     # -- events ----------------------------------------------------------------------
 
     def _append(self, job: JobRow, type_: EventType, data: dict[str, Any], now: float) -> None:
@@ -632,7 +638,7 @@ class MemoryBackend(Backend):
                 failed += 1
         return requeued, failed
 
-    async def prune(self, *, older_than: float) -> int:
+    async def prune(self, *, older_than: float) -> list[str]:
         doomed = [
             j
             for j in self._jobs.values()
@@ -644,7 +650,7 @@ class MemoryBackend(Backend):
                 del self._tasks[t.id]
             if job.spec.idempotency_key:
                 self._keys.pop((job.user_id, job.spec.idempotency_key), None)
-        return len(doomed)
+        return [job.id for job in doomed]
 
     @staticmethod
     def _queued_data(job: JobRow) -> dict[str, Any]:

@@ -284,6 +284,12 @@ class PostgresBackend(Backend):
             return None
         return found
 
+    async def existing_jobs(self, job_ids: Sequence[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        found = await self._db.all("existing_jobs", {"ids": list(job_ids)})
+        return {str(row["id"]) for row in found}
+
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         if limit <= 0:
             return Page(items=(), next_cursor=None)
@@ -372,6 +378,9 @@ class PostgresBackend(Backend):
     async def revoke_api_key(self, key_id: str) -> bool:
         return await self._db.execute("revoke_api_key", {"id": key_id}) > 0
 
+    async def list_api_keys(self) -> list[ApiKey]:
+        return [rows.api_key(row) for row in await self._db.all("list_api_keys")]
+
     # -- events ----------------------------------------------------------------------
 
     async def events(self, job_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
@@ -401,9 +410,8 @@ class PostgresBackend(Backend):
             return ReapResult(requeued=0, failed=0)
         return ReapResult(requeued=int(row["requeued"]), failed=int(row["failed"]))
 
-    async def prune(self, *, older_than: float) -> int:
-        row = await self._db.one("prune", {"older_than": older_than})
-        return int(row["n"]) if row else 0
+    async def prune(self, *, older_than: float) -> list[str]:
+        return [str(row["id"]) for row in await self._db.all("prune", {"older_than": older_than})]
 
     # -- webhooks --------------------------------------------------------------------
 

@@ -332,6 +332,15 @@ class RedisBackend(Backend):
             return None
         return decode_job(job, tasks)
 
+    async def existing_jobs(self, job_ids: Sequence[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(self.keys.job(job_id))
+            found = await _guard(pipe.execute())
+        return {job_id for job_id, n in zip(job_ids, found, strict=True) if n}
+
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         status = "" if flt.status is None else flt.status.value
         next_cursor, items = await self._run(
@@ -396,6 +405,11 @@ class RedisBackend(Backend):
     async def revoke_api_key(self, key_id: str) -> bool:
         return bool(int(await self._run("revoke_api_key", key_id)))
 
+    async def list_api_keys(self) -> list[ApiKey]:
+        values = await _guard(self.redis.hvals(self.keys.key("api_keys")))
+        keys = [decode_api_key(str(v)) for v in values]
+        return sorted(keys, key=lambda k: (k.created_at, k.id))
+
     # -- events ----------------------------------------------------------------------
 
     async def events(self, job_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
@@ -419,13 +433,13 @@ class RedisBackend(Backend):
         self._note_schema(reinit)
         return ReapResult(requeued=int(requeued), failed=int(failed))
 
-    async def prune(self, *, older_than: float) -> int:
-        total = 0
+    async def prune(self, *, older_than: float) -> list[str]:
+        gone: list[str] = []
         while True:
-            n = int(await self._run("prune", repr(float(older_than))))
-            total += n
-            if n < 1000:
-                return total
+            ids = await self._run("prune", repr(float(older_than)))
+            gone += [str(i) for i in ids or []]
+            if len(ids or []) < 1000:
+                return gone
 
     # -- webhooks --------------------------------------------------------------------
 

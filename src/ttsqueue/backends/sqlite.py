@@ -175,6 +175,9 @@ class SqliteBackend(Backend):
     async def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:
         return await self._db.run(jobs.get, job_id, user_id)
 
+    async def existing_jobs(self, job_ids: Sequence[str]) -> set[str]:
+        return await self._db.run(jobs.existing_jobs, list(job_ids)) if job_ids else set()
+
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None = None) -> Page:
         return await self._db.run(jobs.list_jobs, flt, limit, cursor)
 
@@ -212,6 +215,9 @@ class SqliteBackend(Backend):
     async def revoke_api_key(self, key_id: str) -> bool:
         return await self._db.run(jobs.revoke_api_key, key_id)
 
+    async def list_api_keys(self) -> list[ApiKey]:
+        return await self._db.run(jobs.list_api_keys)
+
     # -- events ----------------------------------------------------------------------
 
     async def events(self, job_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
@@ -247,7 +253,7 @@ class SqliteBackend(Backend):
         self._local_writes += 1
         return result
 
-    async def prune(self, *, older_than: float) -> int:
+    async def prune(self, *, older_than: float) -> list[str]:
         return await self._db.run(jobs.prune, older_than)
 
     # -- webhooks --------------------------------------------------------------------

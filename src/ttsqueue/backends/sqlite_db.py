@@ -10,6 +10,8 @@ on a lock upgrade), and migrations run under ``BEGIN EXCLUSIVE``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from ttsqueue.backends.base import SchemaTooNew, StoreUnavailable
 from ttsqueue.backends.sqlfiles import migrations, queries
+from ttsqueue.storage import FILE_MODE, make_private_dir
 
 T = TypeVar("T")
 
@@ -75,7 +78,11 @@ def transaction(conn: sqlite3.Connection, begin: str = "begin_immediate") -> Ite
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
+    # A new database file is created 0600 here, before SQLite opens it; its -wal and
+    # -shm files then take the same mode from it.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE))
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
     )

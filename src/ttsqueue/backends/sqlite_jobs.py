@@ -4,6 +4,7 @@ thread as one transaction."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -266,14 +267,14 @@ def set_priority(conn: sqlite3.Connection, job_id: str, priority: int) -> Job:
         return load_job_by_id(conn, job_id)
 
 
-def prune(conn: sqlite3.Connection, older_than: float) -> int:
+def prune(conn: sqlite3.Connection, older_than: float) -> list[str]:
     with transaction(conn):
         doomed = conn.execute(Q["prunable_jobs"], {"older_than": older_than}).fetchall()
         for job in doomed:
             conn.execute(Q["delete_job_tasks"], {"seq": job["seq"]})
             conn.execute(Q["delete_job_events"], {"id": job["id"]})
             conn.execute(Q["delete_job"], {"id": job["id"]})
-    return len(doomed)
+    return [str(job["id"]) for job in doomed]
 
 
 # -- events ------------------------------------------------------------------------------
@@ -318,6 +319,15 @@ def put_api_key(conn: sqlite3.Connection, key: ApiKey) -> None:
 def get_api_key(conn: sqlite3.Connection, key_hash: str) -> ApiKey | None:
     row = conn.execute(Q["api_key_by_hash"], {"key_hash": key_hash}).fetchone()
     return None if row is None else api_key_from_row(row)
+
+
+def existing_jobs(conn: sqlite3.Connection, job_ids: list[str]) -> set[str]:
+    rows = conn.execute(Q["existing_jobs"], {"ids": json.dumps(job_ids)})
+    return {str(row["id"]) for row in rows}
+
+
+def list_api_keys(conn: sqlite3.Connection) -> list[ApiKey]:
+    return [api_key_from_row(row) for row in conn.execute(Q["api_keys"])]
 
 
 def revoke_api_key(conn: sqlite3.Connection, key_id: str) -> bool:

@@ -544,5 +544,5 @@ local function prune_before(cutoff)
     redis.call('ZREM', key('done'), jid)
     redis.call('HDEL', key('done_meta'), jid)
   end
-  return #ids
+  return ids
 end

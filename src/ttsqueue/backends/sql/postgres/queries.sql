@@ -176,6 +176,9 @@ SELECT * FROM api_keys WHERE key_hash = %(key_hash)s
 -- name: revoke_api_key
 DELETE FROM api_keys WHERE id = %(id)s
 
+-- name: list_api_keys
+SELECT * FROM api_keys ORDER BY created_at, id
+
 -- ---------------------------------------------------------------- events
 
 -- name: job_events
@@ -199,10 +202,11 @@ LISTEN {channel}
 -- name: reap
 SELECT requeued, failed FROM tq_reap()
 
+-- name: existing_jobs
+SELECT id FROM jobs WHERE id = ANY(%(ids)s::text[])
+
 -- name: prune
-WITH gone AS (  -- jobs_delete_rows deletes their tasks and events
-    DELETE FROM jobs
-    WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < %(older_than)s::float8
-    RETURNING 1
-)
-SELECT count(*) AS n FROM gone
+-- jobs_delete_rows deletes their tasks and events
+DELETE FROM jobs
+WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < %(older_than)s::float8
+RETURNING id

@@ -353,6 +353,9 @@ SELECT EXISTS (
 -- name: next_due
 SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > :now
 
+-- name: existing_jobs
+SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
+
 -- name: prunable_jobs
 SELECT id, seq FROM jobs
 WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < :older_than
@@ -388,6 +391,9 @@ SELECT * FROM api_keys WHERE key_hash = :key_hash
 
 -- name: delete_api_key
 DELETE FROM api_keys WHERE id = :id
+
+-- name: api_keys
+SELECT * FROM api_keys ORDER BY created_at, id
 
 -- name: upsert_worker
 INSERT INTO workers (id, host, pid, version, concurrency, tasks, started_at, last_seen_at)
