@@ -69,6 +69,19 @@ class Settings(BaseSettings):
 
     # workers
     worker_concurrency: int = Field(0, ge=0, description="0: one per CPU core")
+    task_timeout_base_s: float = Field(
+        300.0, gt=0, description="every task's time limit starts from this"
+    )
+    task_timeout_per_kchar_s: float = Field(
+        60.0, ge=0, description="a chapter's limit grows by this per 1000 characters"
+    )
+    task_timeout_per_kchar_by_engine: dict[str, float] = Field(
+        default_factory=dict,
+        description='per engine, as JSON, replacing the above: {"openai": 120}',
+    )
+    assemble_timeout_s: float = Field(
+        1800.0, ge=0, description="an assemble task's limit, on top of the base"
+    )
 
     # limits on what users submit
     max_chapters: int = Field(500, ge=1)
@@ -107,6 +120,14 @@ class Settings(BaseSettings):
                 f"TTSQUEUE_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes "
                 "(a short HS256 secret can be guessed offline from any token)"
             )
+        return value
+
+    @field_validator("task_timeout_per_kchar_by_engine")
+    @classmethod
+    def _non_negative_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for engine, seconds in value.items():
+            if not seconds >= 0:  # also refuses NaN
+                raise ValueError(f"TTSQUEUE_TASK_TIMEOUT_PER_KCHAR_BY_ENGINE[{engine!r}] < 0")
         return value
 
     @field_validator("jwt_jwks_url")

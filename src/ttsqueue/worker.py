@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,10 +34,14 @@ from ttsqueue.worker_jobs import (
     plan_chapter,
     synthesize_batch,
 )
+from ttsqueue.worker_pool import ProcessSlots, TaskTimeout, time_limit
 
 log = logging.getLogger("ttsqueue.worker")
 
 STORE_RETRY_MAX_S = 10.0
+
+_slot: ContextVar[int | None] = ContextVar("ttsqueue_worker_slot", default=None)
+"""The process slot of the task running in the current asyncio task, if any."""
 
 
 Handler = Callable[["InFlight"], Awaitable[dict[str, Any]]]
@@ -78,10 +83,13 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
 class Worker:
     """Runs tasks from ``backend`` until :meth:`stop` is called.
 
-    ``pool`` runs synthesis and encoding; by default a process pool with one process per
-    concurrency slot. ``handler`` replaces what is done with each task (by default
-    :meth:`read_aloud`); the queue path around it — claim, heartbeat, progress,
-    complete, fail, release — stays the same, which is what benchmarks measure.
+    ``pool`` runs synthesis and encoding; by default one process per concurrency slot
+    (:class:`~ttsqueue.worker_pool.ProcessSlots`), so a task past its time limit has its
+    process killed and replaced. A ``pool`` passed in cannot be killed into: a task past
+    its limit still fails, but its call runs on in that pool. ``handler`` replaces what
+    is done with each task (by default :meth:`read_aloud`); the queue path around it —
+    claim, heartbeat, progress, complete, fail, release — stays the same, which is what
+    benchmarks measure.
     """
 
     def __init__(
@@ -101,6 +109,7 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
         self._pool = pool
         self._own_pool = pool is None
+        self._slots: ProcessSlots | None = None
         self._handler: Handler = handler or self.read_aloud
         self._inflight: dict[str, InFlight] = {}
         self._stopping = asyncio.Event()
@@ -123,8 +132,8 @@ class Worker:
         return self._stopping.is_set()
 
     async def run(self) -> None:
-        if self._pool is None:
-            self._pool = make_pool(self.concurrency)
+        if self._pool is None and self._slots is None:
+            self._slots = ProcessSlots(self.concurrency)
         log.info("worker %s started, concurrency %d", self.id, self.concurrency)
         helpers = [
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
@@ -140,8 +149,8 @@ class Worker:
             await asyncio.gather(*helpers, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self.backend.unregister_worker(self.id)
-            if self._own_pool and self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._slots is not None:
+                self._slots.shutdown()
             log.info(
                 "worker %s stopped: %d completed, %d failed", self.id, self.completed, self.failed
             )
@@ -195,8 +204,10 @@ class Worker:
 
     async def _run_task(self, item: InFlight) -> None:
         task = item.claimed
+        slot = self._slots.checkout() if self._slots is not None else None
+        _slot.set(slot)  # this asyncio task's own context: _in_pool finds its slot
         try:
-            result = await self._handler(item)
+            result = await self._run_limited(item, slot)
             accepted = await self._complete(Completion(item.lease, result))
             if accepted:
                 self.completed += 1
@@ -217,8 +228,27 @@ class Worker:
         except Exception as exc:
             await self._fail(item, exc)
         finally:
+            if self._slots is not None and slot is not None:
+                self._slots.checkin(slot)
             self._inflight.pop(task.lease.task_id, None)
             self._slot_free.set()
+
+    async def _run_limited(self, item: InFlight, slot: int | None) -> dict[str, Any]:
+        """Run the handler under the task's time limit; past it, kill and replace the
+        slot's process (the engine call may hang for ever) and raise TaskTimeout."""
+        task = item.claimed
+        limit = time_limit(task, self.settings)
+        try:
+            async with asyncio.timeout(limit) as deadline:
+                return await self._handler(item)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+        what = f"chapter {task.index + 1}" if task.kind is TaskKind.SYNTHESIZE else "assembly"
+        if self._slots is not None and slot is not None:
+            self._slots.kill(slot)
+        metrics.task_timed_out(task)
+        raise TaskTimeout(f"{what} ran past its time limit of {limit:.0f} s and was stopped")
 
     def _check(self, item: InFlight) -> None:
         if item.stop_reason is not None:
@@ -226,7 +256,11 @@ class Worker:
 
     async def _in_pool(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn, *args)
+        slot = _slot.get()
+        executor = (
+            self._slots.executor(slot) if self._slots is not None and slot is not None else None
+        )
+        return await loop.run_in_executor(executor or self._pool, fn, *args)
 
     async def read_aloud(self, item: InFlight) -> dict[str, Any]:
         """The default handler: a chapter is synthesized and encoded, the assemble task
