@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='per engine, as JSON, replacing the above: {"openai": 120}',
     )
+    engine_concurrency: dict[str, int] = Field(
+        default_factory=dict,
+        description='per engine, as JSON: chapters one worker runs on it at once {"openai": 4}',
+    )
+    engine_calls_per_minute: dict[str, float] = Field(
+        default_factory=dict,
+        description='per engine, as JSON: calls one worker makes to it a minute {"openai": 50}',
+    )
     assemble_timeout_s: float = Field(
         1800.0, ge=0, description="an assemble task's limit, on top of the base"
     )
@@ -122,12 +130,14 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("task_timeout_per_kchar_by_engine")
+    @field_validator(
+        "task_timeout_per_kchar_by_engine", "engine_concurrency", "engine_calls_per_minute"
+    )
     @classmethod
-    def _non_negative_rates(cls, value: dict[str, float]) -> dict[str, float]:
-        for engine, seconds in value.items():
-            if not seconds >= 0:  # also refuses NaN
-                raise ValueError(f"TTSQUEUE_TASK_TIMEOUT_PER_KCHAR_BY_ENGINE[{engine!r}] < 0")
+    def _non_negative_per_engine(cls, value: dict[str, float]) -> dict[str, float]:
+        for engine, amount in value.items():
+            if not amount >= 0:  # also refuses NaN
+                raise ValueError(f"the value for engine {engine!r} must be 0 or more")
         return value
 
     @field_validator("jwt_jwks_url")

@@ -26,6 +26,7 @@ from ttsqueue.backends.base import Backend, Completion, WorkerInfo
 from ttsqueue.models import ClaimedTask, Job, Lease, TaskKind, new_id
 from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage
+from ttsqueue.tts.base import EngineBusy
 from ttsqueue.worker_jobs import (
     AssembleJob,
     SynthesisPlan,
@@ -34,6 +35,7 @@ from ttsqueue.worker_jobs import (
     plan_chapter,
     synthesize_batch,
 )
+from ttsqueue.worker_limits import EngineLimits
 from ttsqueue.worker_pool import ProcessSlots, TaskTimeout, time_limit
 
 log = logging.getLogger("ttsqueue.worker")
@@ -110,6 +112,7 @@ class Worker:
         self._pool = pool
         self._own_pool = pool is None
         self._slots: ProcessSlots | None = None
+        self.limits = EngineLimits(settings.engine_concurrency, settings.engine_calls_per_minute)
         self._handler: Handler = handler or self.read_aloud
         self._inflight: dict[str, InFlight] = {}
         self._stopping = asyncio.Event()
@@ -206,8 +209,10 @@ class Worker:
         task = item.claimed
         slot = self._slots.checkout() if self._slots is not None else None
         _slot.set(slot)  # this asyncio task's own context: _in_pool finds its slot
+        engine = _engine_of(task)
         try:
-            result = await self._run_limited(item, slot)
+            async with self.limits.chapter(engine):
+                result = await self._run_limited(item, slot)
             accepted = await self._complete(Completion(item.lease, result))
             if accepted:
                 self.completed += 1
@@ -223,6 +228,8 @@ class Worker:
                 log.warning("task %s: completion refused (lease lost)", task.lease.task_id)
         except TaskStopped as stop:
             log.info("task %s stopped: %s", task.lease.task_id, stop)
+        except EngineBusy as busy:
+            await self._defer(item, engine, busy)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -232,6 +239,25 @@ class Worker:
                 self._slots.checkin(slot)
             self._inflight.pop(task.lease.task_id, None)
             self._slot_free.set()
+
+    async def _defer(self, item: InFlight, engine: str, busy: EngineBusy) -> None:
+        """The engine said "retry after": give the task back until then, spending no
+        attempt, and send this worker's other calls to that engine nowhere meanwhile."""
+        until = time.time() + busy.retry_after_s
+        self.limits.hold(engine, until)
+        metrics.task_deferred(item.claimed)
+        try:
+            n = await self.backend.release([item.lease], run_at=until)
+        except Exception as exc:  # the lease will expire and the reaper retries
+            log.error("could not release %s: %s", item.claimed.lease.task_id, exc)
+            return
+        log.info(
+            "task %s: %s; %s for %.1fs",
+            item.claimed.lease.task_id,
+            busy,
+            "released" if n else "lease already lost, not released",
+            busy.retry_after_s,
+        )
 
     async def _run_limited(self, item: InFlight, slot: int | None) -> dict[str, Any]:
         """Run the handler under the task's time limit; past it, kill and replace the
@@ -279,6 +305,7 @@ class Worker:
         done_chars = 0
         for batch in plan.batches:
             self._check(item)
+            await self.limits.before_calls(plan.engine, len(batch.items))
             pcm, sample_rate = await self._in_pool(synthesize_batch, *plan.synthesize_args(batch))
             pieces.append(pcm)
             done_chars += batch.chars
@@ -439,6 +466,14 @@ class Worker:
                 log.info("released %d task(s) for other workers", n)
             except Exception as exc:
                 log.warning("release failed (%s); leases will expire", exc)
+
+
+def _engine_of(task: ClaimedTask) -> str:
+    """The engine a chapter calls ("" for an assemble task)."""
+    if task.kind is not TaskKind.SYNTHESIZE:
+        return ""
+    voice = task.payload.get("voice")
+    return str(voice.get("engine", "")) if isinstance(voice, dict) else ""
 
 
 def install_signal_handlers(worker: Worker) -> None:
