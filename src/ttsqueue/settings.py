@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     parse_queue: int = Field(
         64, ge=0, description="submissions waiting to be parsed before more answer 503"
     )
+    max_batch_jobs: int = Field(100, ge=1, description="books in one batch submission")
 
     # defaults for a job
     default_engine: str = "espeak"

@@ -21,7 +21,18 @@ from ttsqueue.api.guards import StringGuard
 from ttsqueue.api.parsing import ParseSlots
 from ttsqueue.api.premium import premium_check
 from ttsqueue.api.ratelimit import SlidingWindow
-from ttsqueue.api.routes import admin, audio, events, health, jobs, legacy, prom, stats, voices
+from ttsqueue.api.routes import (
+    admin,
+    audio,
+    batch,
+    events,
+    health,
+    jobs,
+    legacy,
+    prom,
+    stats,
+    voices,
+)
 from ttsqueue.api.schemas import JobCreate
 from ttsqueue.api.sla_cache import SlaCache
 from ttsqueue.backends import open_backend
@@ -189,7 +200,7 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     if queue is not None:
         app.state.api = _state(settings, queue)
     errors.install(app)
-    for module in (jobs, events, audio, voices, stats, health, legacy):
+    for module in (jobs, batch, events, audio, voices, stats, health, legacy):
         app.include_router(module.router)
     app.include_router(admin.router)
     if not settings.metrics_port:
