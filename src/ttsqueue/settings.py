@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     sla_window_s: float = Field(3600.0, gt=0, description="jobs created this recently count")
     analytics_max_jobs: int = Field(20_000, ge=1, description="jobs one report reads at most")
 
+    tracing: bool = Field(False, description="OpenTelemetry spans (pip install 'ttsqueue[otel]')")
+
     log_level: str = "INFO"
 
     @field_validator("jwt_secret")

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from ttsqueue import __version__, metrics, policy
+from ttsqueue import __version__, metrics, policy, tracing
 from ttsqueue.backends.base import Backend, Completion, WorkerInfo
 from ttsqueue.models import ClaimedTask, Job, Lease, TaskKind, new_id
 from ttsqueue.settings import Settings
@@ -65,6 +65,7 @@ class InFlight:
     runner: asyncio.Task[None] | None = None
     job: Job | None = None  # an assemble task's job, for its wait and run time metrics
     started: float = field(default_factory=time.monotonic)
+    claimed_during: tuple[float, float] = (0.0, 0.0)  # the claim call, wall clock
 
 
 def _pool_init() -> None:
@@ -112,6 +113,8 @@ class Worker:
         self._pool = pool
         self._own_pool = pool is None
         self._slots: ProcessSlots | None = None
+        self._traces: dict[str, str | None] = {}  # job id -> traceparent, while tracing
+        tracing.configure(settings.tracing)
         self.limits = EngineLimits(settings.engine_concurrency, settings.engine_calls_per_minute)
         self._handler: Handler = handler or self.read_aloud
         self._inflight: dict[str, InFlight] = {}
@@ -169,9 +172,11 @@ class Worker:
                 await self._slot_free.wait()
                 continue
             try:
+                claim_started = time.time()
                 claimed = await self.backend.claim(
                     worker_id=self.id, limit=free, lease_s=self.settings.lease_s
                 )
+                claim_window = (claim_started, time.time())
                 delay = 0.0
             except Exception as exc:
                 delay = min(STORE_RETRY_MAX_S, max(0.2, delay * 2))
@@ -180,7 +185,7 @@ class Worker:
                 continue
             metrics.tasks_claimed(claimed)
             for task in claimed:
-                self._start(task)
+                self._start(task, claim_window)
             if not claimed:
                 await self._idle()
 
@@ -198,8 +203,8 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    def _start(self, task: ClaimedTask) -> None:
-        item = InFlight(claimed=task, lease=task.lease)
+    def _start(self, task: ClaimedTask, claim_window: tuple[float, float] = (0.0, 0.0)) -> None:
+        item = InFlight(claimed=task, lease=task.lease, claimed_during=claim_window)
         self._inflight[task.lease.task_id] = item
         item.runner = asyncio.create_task(self._run_task(item), name=task.lease.task_id)
 
@@ -259,14 +264,51 @@ class Worker:
             busy.retry_after_s,
         )
 
+    async def _trace_claim(self, item: InFlight) -> str | None:
+        """While tracing: the task's trace (kept in its job's metadata by the enqueue),
+        with a span for the claim call that took it. None while tracing is off."""
+        if not tracing.enabled():
+            return None
+        job_id = item.claimed.job_id
+        if job_id not in self._traces:
+            if len(self._traces) > 10_000:
+                self._traces.clear()
+            try:
+                job = await self.backend.get(job_id)
+            except Exception as exc:  # tracing never stops the work
+                log.warning("no trace for job %s: %s", job_id, exc)
+                return None
+            parent = job.metadata.get(tracing.TRACEPARENT) if job is not None else None
+            self._traces[job_id] = str(parent) if parent else None
+        parent = self._traces[job_id]
+        start, end = item.claimed_during
+        if end:
+            tracing.record(
+                "ttsqueue.claim",
+                parent=parent,
+                start=start,
+                end=end,
+                **{"ttsqueue.job_id": job_id, "ttsqueue.worker_id": self.id},
+            )
+        return parent
+
     async def _run_limited(self, item: InFlight, slot: int | None) -> dict[str, Any]:
         """Run the handler under the task's time limit; past it, kill and replace the
         slot's process (the engine call may hang for ever) and raise TaskTimeout."""
         task = item.claimed
         limit = time_limit(task, self.settings)
+        parent = await self._trace_claim(item)
+        attributes: dict[str, Any] = {
+            "ttsqueue.job_id": task.job_id,
+            "ttsqueue.chapter": task.index + 1,
+            "ttsqueue.attempt": task.attempt,
+            "ttsqueue.engine": _engine_of(task) or None,
+            "ttsqueue.worker_id": self.id,
+        }
         try:
-            async with asyncio.timeout(limit) as deadline:
-                return await self._handler(item)
+            with tracing.span(f"ttsqueue.{task.kind.value}", parent=parent, **attributes):
+                async with asyncio.timeout(limit) as deadline:
+                    return await self._handler(item)
         except TimeoutError:
             if not deadline.expired():
                 raise
