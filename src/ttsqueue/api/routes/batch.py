@@ -28,7 +28,7 @@ def _error(exc: QueueError) -> ErrorItem:
     summary="Submit many books",
     responses={
         200: {"model": BatchResult, "description": "atomic=false: each item has its status"},
-        **responses(401, 413, 422, 429),
+        **responses(400, 401, 413, 422, 429),
     },
 )
 async def submit_jobs(
