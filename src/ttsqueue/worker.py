@@ -35,8 +35,9 @@ from ttsqueue.worker_jobs import (
     plan_chapter,
     synthesize_batch,
 )
-from ttsqueue.worker_limits import EngineLimits
+from ttsqueue.worker_limits import EngineLimits, engine_of
 from ttsqueue.worker_pool import ProcessSlots, TaskTimeout, time_limit
+from ttsqueue.worker_trace import JobTraces
 
 log = logging.getLogger("ttsqueue.worker")
 
@@ -113,8 +114,8 @@ class Worker:
         self._pool = pool
         self._own_pool = pool is None
         self._slots: ProcessSlots | None = None
-        self._traces: dict[str, str | None] = {}  # job id -> traceparent, while tracing
         tracing.configure(settings.tracing)
+        self._traces = JobTraces(backend, self.id)
         self.limits = EngineLimits(settings.engine_concurrency, settings.engine_calls_per_minute)
         self._handler: Handler = handler or self.read_aloud
         self._inflight: dict[str, InFlight] = {}
@@ -214,7 +215,7 @@ class Worker:
         task = item.claimed
         slot = self._slots.checkout() if self._slots is not None else None
         _slot.set(slot)  # this asyncio task's own context: _in_pool finds its slot
-        engine = _engine_of(task)
+        engine = engine_of(task)
         try:
             async with self.limits.chapter(engine):
                 result = await self._run_limited(item, slot)
@@ -264,45 +265,17 @@ class Worker:
             busy.retry_after_s,
         )
 
-    async def _trace_claim(self, item: InFlight) -> str | None:
-        """While tracing: the task's trace (kept in its job's metadata by the enqueue),
-        with a span for the claim call that took it. None while tracing is off."""
-        if not tracing.enabled():
-            return None
-        job_id = item.claimed.job_id
-        if job_id not in self._traces:
-            if len(self._traces) > 10_000:
-                self._traces.clear()
-            try:
-                job = await self.backend.get(job_id)
-            except Exception as exc:  # tracing never stops the work
-                log.warning("no trace for job %s: %s", job_id, exc)
-                return None
-            parent = job.metadata.get(tracing.TRACEPARENT) if job is not None else None
-            self._traces[job_id] = str(parent) if parent else None
-        parent = self._traces[job_id]
-        start, end = item.claimed_during
-        if end:
-            tracing.record(
-                "ttsqueue.claim",
-                parent=parent,
-                start=start,
-                end=end,
-                **{"ttsqueue.job_id": job_id, "ttsqueue.worker_id": self.id},
-            )
-        return parent
-
     async def _run_limited(self, item: InFlight, slot: int | None) -> dict[str, Any]:
         """Run the handler under the task's time limit; past it, kill and replace the
         slot's process (the engine call may hang for ever) and raise TaskTimeout."""
         task = item.claimed
         limit = time_limit(task, self.settings)
-        parent = await self._trace_claim(item)
+        parent = await self._traces.claimed(task, item.claimed_during)
         attributes: dict[str, Any] = {
             "ttsqueue.job_id": task.job_id,
             "ttsqueue.chapter": task.index + 1,
             "ttsqueue.attempt": task.attempt,
-            "ttsqueue.engine": _engine_of(task) or None,
+            "ttsqueue.engine": engine_of(task) or None,
             "ttsqueue.worker_id": self.id,
         }
         try:
@@ -508,14 +481,6 @@ class Worker:
                 log.info("released %d task(s) for other workers", n)
             except Exception as exc:
                 log.warning("release failed (%s); leases will expire", exc)
-
-
-def _engine_of(task: ClaimedTask) -> str:
-    """The engine a chapter calls ("" for an assemble task)."""
-    if task.kind is not TaskKind.SYNTHESIZE:
-        return ""
-    voice = task.payload.get("voice")
-    return str(voice.get("engine", "")) if isinstance(voice, dict) else ""
 
 
 def install_signal_handlers(worker: Worker) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
+from ttsqueue.models import ClaimedTask, TaskKind
 from ttsqueue.tts.base import EngineBusy
 
 
@@ -82,3 +83,11 @@ class EngineLimits:
     def running(self, engine: str) -> int:
         """Chapters on ``engine`` holding a place now."""
         return self._running.get(engine, 0)
+
+
+def engine_of(task: ClaimedTask) -> str:
+    """The engine a chapter calls ("" for an assemble task)."""
+    if task.kind is not TaskKind.SYNTHESIZE:
+        return ""
+    voice = task.payload.get("voice")
+    return str(voice.get("engine", "")) if isinstance(voice, dict) else ""
