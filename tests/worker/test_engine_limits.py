@@ -248,3 +248,23 @@ def test_engine_busy_crosses_the_process_pool(server: Server) -> None:
     assert "429" in str(copy)
     with contextlib.suppress(Exception):
         engine.close()
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_429_and_503_with_retry_after_are_busy_as_seconds_or_a_date(
+    server: Server, status: int
+) -> None:
+    later = email.utils.formatdate(time.time() + 90, usegmt=True)
+    server.busy = [(status, "30"), (status, later), (500, "30")]
+    engine = OpenAIEngine(server.url)
+    voice = Voice(engine="openai", name="alloy")
+    with pytest.raises(EngineBusy) as seconds:
+        engine.synthesize("Hello.", voice)
+    assert seconds.value.retry_after_s == 30
+    with pytest.raises(EngineBusy) as dated:
+        engine.synthesize("Hello.", voice)
+    assert 85 <= dated.value.retry_after_s <= 91
+    with pytest.raises(EngineError) as plain:  # a 500 is never "busy"
+        engine.synthesize("Hello.", voice)
+    assert not isinstance(plain.value, EngineBusy)
+    engine.close()
