@@ -75,6 +75,8 @@ def _pool_init() -> None:
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
+    """One shared process pool, to pass as ``Worker(pool=...)`` (benchmarks). A worker
+    given it cannot kill a hung call's process; by default it runs its own slots."""
     import multiprocessing
 
     return ProcessPoolExecutor(
@@ -112,7 +114,6 @@ class Worker:
         self.concurrency = concurrency or settings.worker_concurrency or (os.cpu_count() or 1)
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
         self._pool = pool
-        self._own_pool = pool is None
         self._slots: ProcessSlots | None = None
         tracing.configure(settings.tracing)
         self._traces = JobTraces(backend, self.id)
