@@ -64,6 +64,18 @@ TASKS_FAILED = Counter(
     ["kind", "engine", "final"],
     registry=REGISTRY,
 )
+TASKS_DEFERRED = Counter(
+    "ttsqueue_tasks_deferred",
+    "Task runs given back, no attempt spent, because the engine said retry after",
+    ["kind", "engine"],
+    registry=REGISTRY,
+)
+TASKS_TIMED_OUT = Counter(
+    "ttsqueue_tasks_timed_out",
+    "Task runs stopped at their time limit (their pool process killed)",
+    ["kind", "engine"],
+    registry=REGISTRY,
+)
 CHARACTERS = Counter(
     "ttsqueue_characters_synthesized", "Characters synthesized", ["engine"], registry=REGISTRY
 )
@@ -152,6 +164,14 @@ def task_completed(
 
 def task_failed(task: ClaimedTask, *, final: bool) -> None:
     TASKS_FAILED.labels(task.kind.value, _engine(task.payload), str(final).lower()).inc()
+
+
+def task_deferred(task: ClaimedTask) -> None:
+    TASKS_DEFERRED.labels(task.kind.value, _engine(task.payload)).inc()
+
+
+def task_timed_out(task: ClaimedTask) -> None:
+    TASKS_TIMED_OUT.labels(task.kind.value, _engine(task.payload)).inc()
 
 
 # -- SLA -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ttsqueue import maintenance, metrics, policy, strings
+from ttsqueue import maintenance, metrics, policy, strings, tracing
 from ttsqueue.backends.base import (
     ActiveJobsLimit,
     Backend,
@@ -193,6 +193,10 @@ class Queue:
         metadata = dict(book.metadata or {})
         if book.cover:
             metadata["cover_path"] = f"{job_id}/cover{_cover_ext(book.cover)}"
+        traceparent = tracing.current_traceparent()  # None while tracing is off
+        if traceparent:  # the worker continues this trace (see ttsqueue.tracing)
+            metadata[tracing.TRACEPARENT] = traceparent
+            tracing.annotate(**{"ttsqueue.job_id": job_id})
         return JobSpec(
             id=job_id,
             user_id=user.id,
@@ -282,6 +286,7 @@ class Queue:
             self.check_texts(chapters)
         return chapters
 
+    @tracing.traced("ttsqueue.enqueue")
     async def add_job(
         self, user: User, book: BookRequest, *, connection: Any | None = None
     ) -> EnqueueResult:
@@ -317,6 +322,7 @@ class Queue:
         )
         return result
 
+    @tracing.traced("ttsqueue.enqueue")
     async def add_jobs(self, user: User, books: Sequence[BookRequest]) -> list[EnqueueResult]:
         """Enqueue many books in one transaction (batch producers, benchmarks): all or
         nothing, so a batch that would take the caller past their cap on unfinished

@@ -72,6 +72,27 @@ class Settings(BaseSettings):
 
     # workers
     worker_concurrency: int = Field(0, ge=0, description="0: one per CPU core")
+    task_timeout_base_s: float = Field(
+        300.0, gt=0, description="every task's time limit starts from this"
+    )
+    task_timeout_per_kchar_s: float = Field(
+        60.0, ge=0, description="a chapter's limit grows by this per 1000 characters"
+    )
+    task_timeout_per_kchar_by_engine: dict[str, float] = Field(
+        default_factory=dict,
+        description='per engine, as JSON, replacing the above: {"openai": 120}',
+    )
+    engine_concurrency: dict[str, int] = Field(
+        default_factory=dict,
+        description='per engine, as JSON: chapters one worker runs on it at once {"openai": 4}',
+    )
+    engine_calls_per_minute: dict[str, float] = Field(
+        default_factory=dict,
+        description='per engine, as JSON: calls one worker makes to it a minute {"openai": 50}',
+    )
+    assemble_timeout_s: float = Field(
+        1800.0, ge=0, description="an assemble task's limit, on top of the base"
+    )
 
     # limits on what users submit
     max_chapters: int = Field(500, ge=1)
@@ -84,6 +105,7 @@ class Settings(BaseSettings):
     parse_queue: int = Field(
         64, ge=0, description="submissions waiting to be parsed before more answer 503"
     )
+    max_batch_jobs: int = Field(100, ge=1, description="books in one batch submission")
 
     # defaults for a job
     default_engine: str = "espeak"
@@ -121,6 +143,7 @@ class Settings(BaseSettings):
     webhooks_concurrency: int = Field(8, ge=1, le=256, description="deliveries at once per worker")
     webhooks_poll_s: float = Field(1.0, gt=0, description="how often an idle worker looks")
     webhooks_max_per_user: int = Field(10, ge=1, description="endpoints one user may register")
+    tracing: bool = Field(False, description="OpenTelemetry spans (pip install 'ttsqueue[otel]')")
 
     log_level: str = "INFO"
 
@@ -132,6 +155,16 @@ class Settings(BaseSettings):
                 f"TTSQUEUE_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes "
                 "(a short HS256 secret can be guessed offline from any token)"
             )
+        return value
+
+    @field_validator(
+        "task_timeout_per_kchar_by_engine", "engine_concurrency", "engine_calls_per_minute"
+    )
+    @classmethod
+    def _non_negative_per_engine(cls, value: dict[str, float]) -> dict[str, float]:
+        for engine, amount in value.items():
+            if not amount >= 0:  # also refuses NaN
+                raise ValueError(f"the value for engine {engine!r} must be 0 or more")
         return value
 
     @field_validator("jwt_jwks_url")

@@ -17,14 +17,16 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from ttsqueue import __version__, maintenance, metrics, policy
+from ttsqueue import __version__, maintenance, metrics, policy, tracing
 from ttsqueue.backends.base import Backend, Completion, WorkerInfo
 from ttsqueue.models import ClaimedTask, Job, Lease, TaskKind, new_id
 from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage
+from ttsqueue.tts.base import EngineBusy
 from ttsqueue.worker_jobs import (
     AssembleJob,
     SynthesisPlan,
@@ -33,10 +35,16 @@ from ttsqueue.worker_jobs import (
     plan_chapter,
     synthesize_batch,
 )
+from ttsqueue.worker_limits import EngineLimits, engine_of
+from ttsqueue.worker_pool import ProcessSlots, TaskTimeout, time_limit
+from ttsqueue.worker_trace import JobTraces
 
 log = logging.getLogger("ttsqueue.worker")
 
 STORE_RETRY_MAX_S = 10.0
+
+_slot: ContextVar[int | None] = ContextVar("ttsqueue_worker_slot", default=None)
+"""The process slot of the task running in the current asyncio task, if any."""
 
 
 Handler = Callable[["InFlight"], Awaitable[dict[str, Any]]]
@@ -58,6 +66,7 @@ class InFlight:
     runner: asyncio.Task[None] | None = None
     job: Job | None = None  # an assemble task's job, for its wait and run time metrics
     started: float = field(default_factory=time.monotonic)
+    claimed_during: tuple[float, float] = (0.0, 0.0)  # the claim call, wall clock
 
 
 def _pool_init() -> None:
@@ -66,6 +75,8 @@ def _pool_init() -> None:
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
+    """One shared process pool, to pass as ``Worker(pool=...)`` (benchmarks). A worker
+    given it cannot kill a hung call's process; by default it runs its own slots."""
     import multiprocessing
 
     return ProcessPoolExecutor(
@@ -78,10 +89,13 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
 class Worker:
     """Runs tasks from ``backend`` until :meth:`stop` is called.
 
-    ``pool`` runs synthesis and encoding; by default a process pool with one process per
-    concurrency slot. ``handler`` replaces what is done with each task (by default
-    :meth:`read_aloud`); the queue path around it — claim, heartbeat, progress,
-    complete, fail, release — stays the same, which is what benchmarks measure.
+    ``pool`` runs synthesis and encoding; by default one process per concurrency slot
+    (:class:`~ttsqueue.worker_pool.ProcessSlots`), so a task past its time limit has its
+    process killed and replaced. A ``pool`` passed in cannot be killed into: a task past
+    its limit still fails, but its call runs on in that pool. ``handler`` replaces what
+    is done with each task (by default :meth:`read_aloud`); the queue path around it —
+    claim, heartbeat, progress, complete, fail, release — stays the same, which is what
+    benchmarks measure.
     """
 
     def __init__(
@@ -100,7 +114,10 @@ class Worker:
         self.concurrency = concurrency or settings.worker_concurrency or (os.cpu_count() or 1)
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
         self._pool = pool
-        self._own_pool = pool is None
+        self._slots: ProcessSlots | None = None
+        tracing.configure(settings.tracing)
+        self._traces = JobTraces(backend, self.id)
+        self.limits = EngineLimits(settings.engine_concurrency, settings.engine_calls_per_minute)
         self._handler: Handler = handler or self.read_aloud
         self._inflight: dict[str, InFlight] = {}
         self._stopping = asyncio.Event()
@@ -123,8 +140,8 @@ class Worker:
         return self._stopping.is_set()
 
     async def run(self) -> None:
-        if self._pool is None:
-            self._pool = make_pool(self.concurrency)
+        if self._pool is None and self._slots is None:
+            self._slots = ProcessSlots(self.concurrency)
         log.info("worker %s started, concurrency %d", self.id, self.concurrency)
         helpers = [
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
@@ -142,8 +159,8 @@ class Worker:
             await asyncio.gather(*helpers, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self.backend.unregister_worker(self.id)
-            if self._own_pool and self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._slots is not None:
+                self._slots.shutdown()
             log.info(
                 "worker %s stopped: %d completed, %d failed", self.id, self.completed, self.failed
             )
@@ -179,9 +196,11 @@ class Worker:
                 await self._slot_free.wait()
                 continue
             try:
+                claim_started = time.time()
                 claimed = await self.backend.claim(
                     worker_id=self.id, limit=free, lease_s=self.settings.lease_s
                 )
+                claim_window = (claim_started, time.time())
                 delay = 0.0
             except Exception as exc:
                 delay = min(STORE_RETRY_MAX_S, max(0.2, delay * 2))
@@ -190,7 +209,7 @@ class Worker:
                 continue
             metrics.tasks_claimed(claimed)
             for task in claimed:
-                self._start(task)
+                self._start(task, claim_window)
             if not claimed:
                 await self._idle()
 
@@ -208,8 +227,8 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    def _start(self, task: ClaimedTask) -> None:
-        item = InFlight(claimed=task, lease=task.lease)
+    def _start(self, task: ClaimedTask, claim_window: tuple[float, float] = (0.0, 0.0)) -> None:
+        item = InFlight(claimed=task, lease=task.lease, claimed_during=claim_window)
         self._inflight[task.lease.task_id] = item
         item.runner = asyncio.create_task(self._run_task(item), name=task.lease.task_id)
 
@@ -217,8 +236,12 @@ class Worker:
 
     async def _run_task(self, item: InFlight) -> None:
         task = item.claimed
+        slot = self._slots.checkout() if self._slots is not None else None
+        _slot.set(slot)  # this asyncio task's own context: _in_pool finds its slot
+        engine = engine_of(task)
         try:
-            result = await self._handler(item)
+            async with self.limits.chapter(engine):
+                result = await self._run_limited(item, slot)
             accepted = await self._complete(Completion(item.lease, result))
             if accepted:
                 self.completed += 1
@@ -234,13 +257,62 @@ class Worker:
                 log.warning("task %s: completion refused (lease lost)", task.lease.task_id)
         except TaskStopped as stop:
             log.info("task %s stopped: %s", task.lease.task_id, stop)
+        except EngineBusy as busy:
+            await self._defer(item, engine, busy)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             await self._fail(item, exc)
         finally:
+            if self._slots is not None and slot is not None:
+                self._slots.checkin(slot)
             self._inflight.pop(task.lease.task_id, None)
             self._slot_free.set()
+
+    async def _defer(self, item: InFlight, engine: str, busy: EngineBusy) -> None:
+        """The engine said "retry after": give the task back until then, spending no
+        attempt, and send this worker's other calls to that engine nowhere meanwhile."""
+        until = time.time() + busy.retry_after_s
+        self.limits.hold(engine, until)
+        metrics.task_deferred(item.claimed)
+        try:
+            n = await self.backend.release([item.lease], run_at=until)
+        except Exception as exc:  # the lease will expire and the reaper retries
+            log.error("could not release %s: %s", item.claimed.lease.task_id, exc)
+            return
+        log.info(
+            "task %s: %s; %s for %.1fs",
+            item.claimed.lease.task_id,
+            busy,
+            "released" if n else "lease already lost, not released",
+            busy.retry_after_s,
+        )
+
+    async def _run_limited(self, item: InFlight, slot: int | None) -> dict[str, Any]:
+        """Run the handler under the task's time limit; past it, kill and replace the
+        slot's process (the engine call may hang for ever) and raise TaskTimeout."""
+        task = item.claimed
+        limit = time_limit(task, self.settings)
+        parent = await self._traces.claimed(task, item.claimed_during)
+        attributes: dict[str, Any] = {
+            "ttsqueue.job_id": task.job_id,
+            "ttsqueue.chapter": task.index + 1,
+            "ttsqueue.attempt": task.attempt,
+            "ttsqueue.engine": engine_of(task) or None,
+            "ttsqueue.worker_id": self.id,
+        }
+        try:
+            with tracing.span(f"ttsqueue.{task.kind.value}", parent=parent, **attributes):
+                async with asyncio.timeout(limit) as deadline:
+                    return await self._handler(item)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+        what = f"chapter {task.index + 1}" if task.kind is TaskKind.SYNTHESIZE else "assembly"
+        if self._slots is not None and slot is not None:
+            self._slots.kill(slot)
+        metrics.task_timed_out(task)
+        raise TaskTimeout(f"{what} ran past its time limit of {limit:.0f} s and was stopped")
 
     def _check(self, item: InFlight) -> None:
         if item.stop_reason is not None:
@@ -248,7 +320,11 @@ class Worker:
 
     async def _in_pool(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn, *args)
+        slot = _slot.get()
+        executor = (
+            self._slots.executor(slot) if self._slots is not None and slot is not None else None
+        )
+        return await loop.run_in_executor(executor or self._pool, fn, *args)
 
     async def read_aloud(self, item: InFlight) -> dict[str, Any]:
         """The default handler: a chapter is synthesized and encoded, the assemble task
@@ -267,6 +343,7 @@ class Worker:
         done_chars = 0
         for batch in plan.batches:
             self._check(item)
+            await self.limits.before_calls(plan.engine, len(batch.items))
             pcm, sample_rate = await self._in_pool(synthesize_batch, *plan.synthesize_args(batch))
             pieces.append(pcm)
             done_chars += batch.chars

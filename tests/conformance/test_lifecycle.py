@@ -156,6 +156,34 @@ async def test_release_spends_no_attempt(backend: Backend) -> None:
     await finish(backend, again)
 
 
+async def test_release_until_holds_the_task_back_without_spending_an_attempt(
+    backend: Backend,
+) -> None:
+    """An engine that answers "retry after": the task waits, and no attempt is spent."""
+    job = await add(backend, book("alice", 1, max_attempts=1))
+    held = await claim_one(backend, worker="w1")
+    run_at = time.time() + 0.5
+    assert await backend.release([held.lease], run_at=run_at) == 1
+    t0 = task(await get(backend, job.id), 0)
+    assert (t0.status, t0.attempts) == (TaskStatus.PENDING, 0)
+    assert (await backend.events(job.id))[-1].type is EventType.TASK_RELEASED
+    assert await claim(backend) == []  # not before run_at
+
+    async def again() -> list[ClaimedTask]:
+        return await claim(backend, worker="w2")
+
+    (claimed,) = await poll(again)
+    assert time.time() >= run_at - 0.01, "claimed before its run_at"
+    assert (claimed.attempt, claimed.lease.token) == (1, held.lease.token + 1)
+
+    # a stale holder's release (with or without a time) changes nothing
+    assert await backend.release([held.lease], run_at=time.time() + 3600) == 0
+    beat = await backend.heartbeat([claimed.lease], lease_s=30)
+    assert beat.extended == {claimed.lease.task_id}
+    await finish(backend, claimed)
+    assert (await get(backend, job.id)).status is JobStatus.ASSEMBLING
+
+
 async def test_cancel_stops_pending_and_running_tasks(backend: Backend) -> None:
     job = await add(backend, book("alice", 3))
     running = await claim_one(backend)

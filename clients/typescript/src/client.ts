@@ -4,6 +4,7 @@ import { parseSse } from "./sse.js";
 import {
   TERMINAL_EVENTS,
   isTerminal,
+  type BatchResult,
   type Health,
   type Job,
   type JobCreate,
@@ -172,6 +173,22 @@ export class TTSQueue {
         "Content-Type": "application/json",
         ...(options.idempotencyKey ? { "Idempotency-Key": options.idempotencyKey } : {}),
       },
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * Submit many books in one request, each with its own `idempotency_key`. `atomic`
+   * (default true): all or nothing, an error rejects; false: every item carries its own
+   * `status` (201, 200, 422, 429) and `error`.
+   */
+  addJobs(
+    books: JobCreate[],
+    options: { atomic?: boolean; signal?: AbortSignal } = {},
+  ): Promise<BatchResult> {
+    return this.json<BatchResult>("POST", "/v1/jobs/batch", {
+      body: JSON.stringify({ jobs: books, atomic: options.atomic ?? true }),
+      headers: { "Content-Type": "application/json" },
       signal: options.signal,
     });
   }

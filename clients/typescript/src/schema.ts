@@ -82,6 +82,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit many books
+         * @description Enqueue many books, each as `POST /v1/jobs` takes it in JSON, with its own
+         *     idempotency key. `atomic` (default): all or nothing — 201 with every job, or one
+         *     error naming `jobs.<i>.<field>` (422) or the cap on unfinished jobs, which counts the
+         *     whole batch (429). `atomic: false`: 200 with a status per book (201, 200 for an
+         *     existing key, 422, 429). The batch counts as one submission against the per-minute
+         *     rate; every book counts against the cap on unfinished jobs.
+         */
+        post: operations["submit_jobs_v1_jobs_batch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/jobs/{job_id}/events": {
         parameters: {
             query?: never;
@@ -503,6 +528,68 @@ export interface components {
             /** Jobs */
             jobs: components["schemas"]["JobUsage"][];
         };
+        /**
+         * BatchCreate
+         * @description Many books at once (see ``TTSQUEUE_MAX_BATCH_JOBS``; the body limit holds too).
+         */
+        BatchCreate: {
+            /**
+             * Jobs
+             * @description the books, each as for POST /v1/jobs
+             */
+            jobs: components["schemas"]["JobCreate"][];
+            /**
+             * Atomic
+             * @description true: all or nothing (any error refuses the batch); false: each book on its own, with its own status
+             * @default true
+             */
+            atomic?: boolean;
+        };
+        /** BatchItem */
+        BatchItem: {
+            /**
+             * Index
+             * @description the book's place in `jobs`
+             */
+            index: number;
+            /**
+             * Status
+             * @description 201 created, 200 an existing job (idempotency key), or the error's status (422, 429)
+             */
+            status: number;
+            job?: components["schemas"]["JobSummary"] | null;
+            /** @description why this book was refused */
+            error?: components["schemas"]["ErrorItem"] | null;
+        };
+        /** BatchResult */
+        BatchResult: {
+            /** Items */
+            items: components["schemas"]["BatchItem"][];
+            /**
+             * Created
+             * @description how many new jobs
+             */
+            created: number;
+        };
+        /** ChapterIn */
+        ChapterIn: {
+            /**
+             * Id
+             * @description the client's own id for the chapter
+             * @default null
+             */
+            id?: string | null;
+            /**
+             * Title
+             * @default
+             */
+            title?: string;
+            /**
+             * Text
+             * @description the chapter's text (limits: see the server's settings)
+             */
+            text: string;
+        };
         /** ChapterPublic */
         ChapterPublic: {
             /**
@@ -647,6 +734,80 @@ export interface components {
              * @description admins only
              */
             version?: string | null;
+        };
+        /**
+         * JobCreate
+         * @description A book to read aloud.
+         * @example {
+         *       "author": "A. Writer",
+         *       "chapters": [
+         *         {
+         *           "text": "It was a dark and stormy night.",
+         *           "title": "Chapter 1"
+         *         },
+         *         {
+         *           "text": "The morning came at last.",
+         *           "title": "Chapter 2"
+         *         }
+         *       ],
+         *       "output_format": "m4b",
+         *       "priority": 5,
+         *       "title": "The Storm",
+         *       "voice": {
+         *         "engine": "espeak",
+         *         "name": "en-us",
+         *         "speed": 1
+         *       }
+         *     }
+         */
+        JobCreate: {
+            /**
+             * Title
+             * @default
+             */
+            title?: string;
+            /**
+             * Author
+             * @default
+             */
+            author?: string;
+            /**
+             * Work Id
+             * @description the client's own id for the book
+             * @default null
+             */
+            work_id?: string | null;
+            /**
+             * Chapters
+             * @description in reading order, at least one
+             */
+            chapters: components["schemas"]["ChapterIn"][];
+            /** @default null */
+            voice?: components["schemas"]["VoiceIn"] | null;
+            /**
+             * Output Format
+             * @description default from settings
+             * @default null
+             */
+            output_format?: ("m4b" | "mp3" | "opus" | "m4a" | "flac" | "wav") | null;
+            /**
+             * Priority
+             * @description 0 (lowest) to 9 within the caller's tier; default 5
+             * @default null
+             */
+            priority?: number | null;
+            /**
+             * Run At
+             * @description start no earlier than this (ISO 8601, or epoch seconds)
+             * @default null
+             */
+            run_at?: number | string | null;
+            /**
+             * Idempotency Key
+             * @description a repeat with the same key answers the existing job (200)
+             * @default null
+             */
+            idempotency_key?: string | null;
         };
         /** JobDetail */
         JobDetail: {
@@ -1196,6 +1357,43 @@ export interface components {
              */
             cost?: number;
         };
+        /** VoiceIn */
+        VoiceIn: {
+            /**
+             * Engine
+             * @description TTS engine (default from the server's settings)
+             * @default null
+             * @example espeak
+             */
+            engine?: string | null;
+            /**
+             * Name
+             * @description voice name within the engine; see GET /v1/voices
+             * @default null
+             * @example en-us
+             */
+            name?: string | null;
+            /**
+             * Speed
+             * @default 1
+             */
+            speed?: number;
+            /**
+             * Pitch
+             * @default null
+             */
+            pitch?: number | null;
+            /**
+             * Sentence Pause Ms
+             * @default null
+             */
+            sentence_pause_ms?: number | null;
+            /**
+             * Paragraph Pause Ms
+             * @default null
+             */
+            paragraph_pause_ms?: number | null;
+        };
         /** VoiceInfoPublic */
         VoiceInfoPublic: {
             /** Engine */
@@ -1369,136 +1567,6 @@ export interface components {
              * Format: date-time
              */
             last_seen_at: string;
-        };
-        /** ChapterIn */
-        ChapterIn: {
-            /**
-             * Id
-             * @description the client's own id for the chapter
-             * @default null
-             */
-            id?: string | null;
-            /**
-             * Title
-             * @default
-             */
-            title?: string;
-            /**
-             * Text
-             * @description the chapter's text (limits: see the server's settings)
-             */
-            text: string;
-        };
-        /** VoiceIn */
-        VoiceIn: {
-            /**
-             * Engine
-             * @description TTS engine (default from the server's settings)
-             * @default null
-             * @example espeak
-             */
-            engine?: string | null;
-            /**
-             * Name
-             * @description voice name within the engine; see GET /v1/voices
-             * @default null
-             * @example en-us
-             */
-            name?: string | null;
-            /**
-             * Speed
-             * @default 1
-             */
-            speed?: number;
-            /**
-             * Pitch
-             * @default null
-             */
-            pitch?: number | null;
-            /**
-             * Sentence Pause Ms
-             * @default null
-             */
-            sentence_pause_ms?: number | null;
-            /**
-             * Paragraph Pause Ms
-             * @default null
-             */
-            paragraph_pause_ms?: number | null;
-        };
-        /**
-         * JobCreate
-         * @description A book to read aloud.
-         * @example {
-         *       "author": "A. Writer",
-         *       "chapters": [
-         *         {
-         *           "text": "It was a dark and stormy night.",
-         *           "title": "Chapter 1"
-         *         },
-         *         {
-         *           "text": "The morning came at last.",
-         *           "title": "Chapter 2"
-         *         }
-         *       ],
-         *       "output_format": "m4b",
-         *       "priority": 5,
-         *       "title": "The Storm",
-         *       "voice": {
-         *         "engine": "espeak",
-         *         "name": "en-us",
-         *         "speed": 1
-         *       }
-         *     }
-         */
-        JobCreate: {
-            /**
-             * Title
-             * @default
-             */
-            title?: string;
-            /**
-             * Author
-             * @default
-             */
-            author?: string;
-            /**
-             * Work Id
-             * @description the client's own id for the book
-             * @default null
-             */
-            work_id?: string | null;
-            /**
-             * Chapters
-             * @description in reading order, at least one
-             */
-            chapters: components["schemas"]["ChapterIn"][];
-            /** @default null */
-            voice?: components["schemas"]["VoiceIn"] | null;
-            /**
-             * Output Format
-             * @description default from settings
-             * @default null
-             */
-            output_format?: ("m4b" | "mp3" | "opus" | "m4a" | "flac" | "wav") | null;
-            /**
-             * Priority
-             * @description 0 (lowest) to 9 within the caller's tier; default 5
-             * @default null
-             */
-            priority?: number | null;
-            /**
-             * Run At
-             * @description start no earlier than this (ISO 8601, or epoch seconds)
-             * @default null
-             */
-            run_at?: number | string | null;
-            /**
-             * Idempotency Key
-             * @description a repeat with the same key answers the existing job (200)
-             * @default null
-             */
-            idempotency_key?: string | null;
         };
     };
     responses: never;
@@ -1916,6 +1984,84 @@ export interface operations {
             };
             /** @description The job's state does not allow this */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `loc` names the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many submissions or unfinished jobs; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    submit_jobs_v1_jobs_batch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchCreate"];
+            };
+        };
+        responses: {
+            /** @description atomic=false: each item has its status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResult"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResult"];
+                };
+            };
+            /** @description Malformed request (e.g. a bad Range header) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,6 +6,9 @@ type Schemas = components["schemas"];
 
 /** A book to read aloud: the body of `POST /v1/jobs`. */
 export type JobCreate = Schemas["JobCreate"];
+/** The answer of `POST /v1/jobs/batch`: one item per book, in order. */
+export type BatchResult = Schemas["BatchResult"];
+export type BatchItem = Schemas["BatchItem"];
 export type ChapterIn = Schemas["ChapterIn"];
 export type VoiceIn = Schemas["VoiceIn"];
 /** A job with its chapters, progress and audio links. */

@@ -187,6 +187,28 @@ describe("TTSQueue against a real server", { timeout: 240_000 }, () => {
     await rejectsWith(alice.getJob("not-a-job-id"), 404);
   });
 
+  test("submit a batch: all or nothing, or a status per book", async () => {
+    const books = [
+      book("Batch One", { idempotency_key: "batch-1" }),
+      book("Batch Two", { idempotency_key: "batch-2" }),
+    ];
+    const batch = await alice.addJobs(books);
+    assert.equal(batch.created, 2);
+    assert.deepEqual(batch.items.map((i) => i.status), [201, 201]);
+    const again = await alice.addJobs(books);
+    assert.deepEqual(again.items.map((i) => i.status), [200, 200]);
+    assert.equal(again.items[0]?.job?.id, batch.items[0]?.job?.id);
+
+    const bad = [book("Batch Three", { idempotency_key: "batch-3" }), { ...book("No"), chapters: [] }];
+    const refused = await rejectsWith(alice.addJobs(bad), 422);
+    assert.deepEqual(refused.detail[0]?.loc, ["body", "jobs", 1, "chapters"]);
+    const mixed = await alice.addJobs(bad, { atomic: false });
+    assert.equal(mixed.items.length, 2);
+    for (const item of [...batch.items, ...mixed.items]) {
+      if (item.job) await alice.cancelJob(item.job.id).catch(() => undefined);
+    }
+  });
+
   test("submit Markdown text and an idempotency key", async () => {
     const text = "# A Title\n\n## First\n\nOne sentence.\n\n## Second\n\nAnother sentence.\n";
     const job = await alice.addJobFromText(text, { output_format: "mp3" }, { idempotencyKey: "md-1" });

@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ttsqueue import __version__, dashboard, tts
+from ttsqueue import __version__, dashboard, tracing, tts
 from ttsqueue.api import errors
 from ttsqueue.api.auth import Authenticator
 from ttsqueue.api.deps import ApiState
@@ -24,6 +24,7 @@ from ttsqueue.api.ratelimit import SlidingWindow
 from ttsqueue.api.routes import (
     admin,
     audio,
+    batch,
     events,
     health,
     jobs,
@@ -200,7 +201,7 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     if queue is not None:
         app.state.api = _state(settings, queue)
     errors.install(app)
-    for module in (jobs, events, audio, voices, stats, health, legacy, webhooks):
+    for module in (jobs, batch, events, audio, voices, stats, health, legacy, webhooks):
         app.include_router(module.router)
     app.include_router(admin.router)
     if not settings.metrics_port:
@@ -208,5 +209,8 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     app.include_router(dashboard.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(StringGuard)
+    tracing.configure(settings.tracing)
+    if settings.tracing:
+        app.add_middleware(tracing.TraceRequests)  # outermost: the whole request
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

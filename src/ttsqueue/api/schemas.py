@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ttsqueue.api.errors import ErrorItem
 from ttsqueue.models import JobStatus, TaskStatus
 from ttsqueue.queue import MAX_KEY_CHARS, MAX_TITLE_CHARS
 from ttsqueue.tts.base import MAX_PAUSE_MS, MAX_PITCH, MAX_SPEED, MIN_PITCH, MIN_SPEED
@@ -273,3 +274,29 @@ class LegacyCancelled(BaseModel):
     success: bool = True
     jobId: str
     status: JobStatus
+
+
+class BatchCreate(BaseModel):
+    """Many books at once (see ``TTSQUEUE_MAX_BATCH_JOBS``; the body limit holds too)."""
+
+    jobs: list[JobCreate] = Field(min_length=1, description="the books, each as for POST /v1/jobs")
+    atomic: bool = Field(
+        True,
+        description="true: all or nothing (any error refuses the batch); false: each book "
+        "on its own, with its own status",
+    )
+
+
+class BatchItem(BaseModel):
+    index: int = Field(description="the book's place in `jobs`")
+    status: int = Field(
+        description="201 created, 200 an existing job (idempotency key), or "
+        "the error's status (422, 429)"
+    )
+    job: JobSummary | None = None
+    error: ErrorItem | None = Field(None, description="why this book was refused")
+
+
+class BatchResult(BaseModel):
+    items: list[BatchItem]
+    created: int = Field(description="how many new jobs")

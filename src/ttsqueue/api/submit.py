@@ -101,6 +101,11 @@ def from_json(body: bytes, settings: Settings, header_key: str | None) -> BookRe
         job = JobCreate.model_validate_json(body)
     except ValidationError as exc:
         raise pydantic_error(exc) from None
+    return from_model(job, settings, header_key)
+
+
+def from_model(job: JobCreate, settings: Settings, header_key: str | None = None) -> BookRequest:
+    """A validated :class:`JobCreate` as the facade's :class:`BookRequest`."""
     return BookRequest(
         chapters=[Chapter(title=c.title, text=c.text, id=c.id) for c in job.chapters],
         title=job.title,

@@ -241,10 +241,11 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def release(self, leases: Sequence[Lease]) -> int:
+    async def release(self, leases: Sequence[Lease], *, run_at: float | None = None) -> int:
         """Give running tasks back without spending an attempt (``attempts -= 1``,
-        ``pending``, due now; event ``task.released``). Returns how many were released;
-        stale tokens are ignored."""
+        ``pending``, due at ``run_at`` or now when None; event ``task.released``).
+        Returns how many were released; stale tokens are ignored. A ``run_at`` in the
+        future holds the task back until then: an engine that said "retry after"."""
 
     @abc.abstractmethod
     async def wait_for_work(self, timeout: float) -> None:

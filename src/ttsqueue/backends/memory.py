@@ -388,8 +388,9 @@ class MemoryBackend(Backend):
                 t.finished_at = now
                 t.lease_expires_at = None
 
-    async def release(self, leases: Sequence[Lease]) -> int:
+    async def release(self, leases: Sequence[Lease], *, run_at: float | None = None) -> int:
         now = time.time()
+        due = now if run_at is None else max(now, run_at)
         released = 0
         for lease in leases:
             task = self._held(lease)
@@ -398,7 +399,7 @@ class MemoryBackend(Backend):
             job = self._jobs[task.job_id]
             task.status = TaskStatus.PENDING
             task.attempts -= 1
-            task.run_at = now
+            task.run_at = due
             task.progress = 0.0
             task.lease_expires_at = None
             job.updated_at = now

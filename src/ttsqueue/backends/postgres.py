@@ -242,14 +242,25 @@ class PostgresBackend(Backend):
         )
         return bool(row and row["ok"])
 
-    async def release(self, leases: Sequence[Lease]) -> int:
+    async def release(self, leases: Sequence[Lease], *, run_at: float | None = None) -> int:
         if not leases:
             return 0
-        row = await self._db.one(
-            "release",
-            {"ids": [lease.task_id for lease in leases], "tokens": [x.token for x in leases]},
-        )
-        return int(row["n"]) if row else 0
+        params = {"ids": [x.task_id for x in leases], "tokens": [x.token for x in leases]}
+        if run_at is None:
+            row = await self._db.one("release", params)
+            return int(row["n"]) if row else 0
+
+        async def work(conn: Conn) -> int:
+            # One transaction: lock the tasks this lease set still holds, release them,
+            # then hold exactly those back until run_at.
+            async with conn.transaction():
+                held = await (await conn.execute(QB["release_held"], params)).fetchall()
+                row = await (await conn.execute(QB["release"], params)).fetchone()
+                ids = [r["id"] for r in held]
+                await conn.execute(QB["release_until"], {"ids": ids, "run_at": run_at})
+            return int(row["n"]) if row else 0
+
+        return await self._db.run(work)
 
     async def wait_for_work(self, timeout: float) -> None:
         await self._listener.wait(timeout, since=self._claim_generation)

@@ -290,10 +290,10 @@ class RedisBackend(Backend):
         retry = "" if retry_at is None else repr(float(retry_at))
         return bool(await self._run("fail", lease.task_id, lease.token, error, retry))
 
-    async def release(self, leases: Sequence[Lease]) -> int:
+    async def release(self, leases: Sequence[Lease], *, run_at: float | None = None) -> int:
         if not leases:
             return 0
-        args: list[object] = []
+        args: list[object] = ["" if run_at is None else repr(float(run_at))]
         for lease in leases:
             args += [lease.task_id, lease.token]
         return int(await self._run("release", *args))

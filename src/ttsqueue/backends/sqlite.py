@@ -138,8 +138,8 @@ class SqliteBackend(Backend):
         self._local_writes += 1
         return failed
 
-    async def release(self, leases: Sequence[Lease]) -> int:
-        released = await self._db.run(work.release, list(leases))
+    async def release(self, leases: Sequence[Lease], *, run_at: float | None = None) -> int:
+        released = await self._db.run(work.release, list(leases), run_at)
         self._local_writes += 1
         return released
 

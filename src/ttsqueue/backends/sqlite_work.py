@@ -234,13 +234,14 @@ def fail_job(conn: sqlite3.Connection, task: sqlite3.Row, error: str, now: float
     add_event(conn, job_id, task["user_id"], EventType.FAILED, data, now)
 
 
-def release(conn: sqlite3.Connection, leases: Sequence[Lease]) -> int:
+def release(conn: sqlite3.Connection, leases: Sequence[Lease], run_at: float | None) -> int:
     now = time.time()
+    due = now if run_at is None else max(now, run_at)
     released = 0
     with transaction(conn):
         for lease in leases:
             task = conn.execute(
-                Q["release_task"], {"id": lease.task_id, "token": lease.token, "now": now}
+                Q["release_task"], {"id": lease.task_id, "token": lease.token, "run_at": due}
             ).fetchone()
             if task is None:
                 continue

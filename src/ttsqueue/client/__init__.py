@@ -14,6 +14,8 @@ answer raises :class:`ClientError`.
 """
 
 from ttsqueue.api.schemas import (
+    BatchItem,
+    BatchResult,
     ChapterIn,
     ChapterPublic,
     EventPublic,
@@ -33,6 +35,8 @@ from ttsqueue.models import JobStatus
 
 __all__ = [
     "AsyncClient",
+    "BatchItem",
+    "BatchResult",
     "ChapterIn",
     "ChapterPublic",
     "Client",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, TypeVar
@@ -11,6 +11,7 @@ from typing import Any, BinaryIO, TypeVar
 import httpx
 
 from ttsqueue.api.schemas import (
+    BatchResult,
     EventPublic,
     HealthPublic,
     JobCreate,
@@ -86,6 +87,14 @@ class AsyncClient:
     ) -> JobPublic:
         """Submit a book (a ``JobCreate`` or its JSON shape as a dict)."""
         return await self._run(calls.add_job(book, idempotency_key))
+
+    async def add_jobs(
+        self, books: Sequence[JobCreate | Mapping[str, Any]], *, atomic: bool = True
+    ) -> BatchResult:
+        """Submit many books in one request, each with its own ``idempotency_key``.
+        ``atomic``: all or nothing (an error raises :class:`ClientError`); otherwise
+        each item of the answer has its own ``status`` and ``error``."""
+        return await self._run(calls.add_jobs(books, atomic))
 
     async def add_job_from_text(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from ttsqueue.api.schemas import (
+    BatchResult,
     EventPublic,
     HealthPublic,
     JobCreate,
@@ -180,6 +181,16 @@ def add_job(book: JobCreate | Mapping[str, Any], key: str | None) -> Call[JobPub
         body = json.dumps(dict(book), default=_json_default).encode()
     headers = {"Content-Type": "application/json", **_key_header(key)}
     return Call("POST", "/v1/jobs", _model(JobPublic), headers=headers, content=body)
+
+
+def add_jobs(books: Sequence[JobCreate | Mapping[str, Any]], atomic: bool) -> Call[BatchResult]:
+    jobs = [
+        b.model_dump(mode="json", exclude_unset=True) if isinstance(b, JobCreate) else dict(b)
+        for b in books
+    ]
+    body = json.dumps({"jobs": jobs, "atomic": atomic}, default=_json_default).encode()
+    headers = {"Content-Type": "application/json"}
+    return Call("POST", "/v1/jobs/batch", _model(BatchResult), headers=headers, content=body)
 
 
 def _json_default(value: Any) -> Any:

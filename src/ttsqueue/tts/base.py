@@ -27,6 +27,19 @@ class EngineError(Exception):
     """An unknown engine or voice, or a failed synthesis. The message is shown to users."""
 
 
+class EngineBusy(EngineError):
+    """The engine asked to be called again in ``retry_after_s`` seconds (an HTTP 429 or
+    503 with ``Retry-After``): the task waits that long without spending an attempt."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[type[EngineBusy], tuple[str, float]]:
+        # crosses the process pool intact
+        return (type(self), (str(self), self.retry_after_s))
+
+
 @dataclass(frozen=True, slots=True)
 class VoiceInfo:
     engine: str

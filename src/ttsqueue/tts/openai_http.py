@@ -6,18 +6,46 @@ when it is set), ``TTSQUEUE_OPENAI_API_KEY``, ``TTSQUEUE_OPENAI_MODEL`` (default
 OpenAI's by default), ``TTSQUEUE_OPENAI_RESPONSE_FORMAT`` (``wav``, the default, or
 ``pcm``: raw 16-bit mono at ``TTSQUEUE_OPENAI_PCM_RATE``, default 24000) and
 ``TTSQUEUE_OPENAI_TIMEOUT_S`` (default 120).
+
+A 429 or 503 answer with ``Retry-After`` raises :class:`EngineBusy`: the worker gives
+the chapter back until then without spending an attempt, and holds this engine's calls
+back as long. Without the header it is an ordinary failure, retried with backoff.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
+from email.utils import parsedate_to_datetime
 
 import httpx
 
 from ttsqueue.models import Voice
-from ttsqueue.tts.base import EngineError, Speech, VoiceInfo
+from ttsqueue.tts.base import EngineBusy, EngineError, Speech, VoiceInfo
 from ttsqueue.tts.wav import read_wav
+
+MAX_RETRY_AFTER_S = 3600.0  # a server asking for longer is waited on for an hour
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), at
+    most an hour; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if not math.isfinite(seconds):
+        return None
+    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
+
 
 OPENAI_VOICES = (
     "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer",
@@ -122,6 +150,13 @@ class OpenAIEngine:
             response = self._http().post(self.url, json=body)
         except httpx.HTTPError as exc:
             raise EngineError(f"speech server unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code in (429, 503):
+            wait = retry_after_s(response.headers.get("Retry-After"))
+            if wait is not None:
+                raise EngineBusy(
+                    f"speech server answered {response.status_code}, retry after {wait:.0f} s",
+                    wait,
+                )
         if response.status_code >= 400:
             detail = response.text.strip().replace("\n", " ")[:200]
             raise EngineError(f"speech server answered {response.status_code}: {detail}")

@@ -75,6 +75,18 @@ SELECT tq_fail(%(id)s, %(token)s, %(error)s, %(retry_at)s::float8) AS ok
 -- name: release
 SELECT tq_release(%(ids)s::text[], %(tokens)s::bigint[]) AS n
 
+-- name: release_held
+SELECT t.id FROM tasks t
+JOIN unnest(%(ids)s::text[], %(tokens)s::bigint[]) AS l(id, token)
+  ON t.id = l.id AND t.token = l.token
+WHERE t.status = 'running'
+ORDER BY t.id
+FOR UPDATE OF t
+
+-- name: release_until
+UPDATE tasks SET run_at = greatest(tq_now(), %(run_at)s::double precision)
+WHERE id = ANY(%(ids)s::text[]) AND status = 'pending'
+
 -- name: register_worker
 INSERT INTO workers (id, host, pid, version, concurrency, tasks, started_at, last_seen_at)
 VALUES (%(id)s, %(host)s, %(pid)s, %(version)s, %(concurrency)s, %(tasks)s, %(started_at)s,

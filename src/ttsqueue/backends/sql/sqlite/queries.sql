@@ -244,7 +244,7 @@ WHERE id = :job_id
 
 -- name: release_task
 UPDATE tasks
-SET status = 'pending', attempts = attempts - 1, run_at = :now, progress = 0,
+SET status = 'pending', attempts = attempts - 1, run_at = :run_at, progress = 0,
     lease_expires_at = NULL
 WHERE id = :id AND token = :token AND status = 'running'
 RETURNING id, job_id, user_id, kind, idx
