@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import httpx
 
 from ttsqueue import __version__
-from ttsqueue.client.webhooks import sign_webhook
 from ttsqueue.webhooks.safety import UnsafeTarget, parse_target, resolve
+from ttsqueue.webhooks.signature import sign_webhook
 
 MAX_RESPONSE_BYTES = 1024
 MAX_ERROR_CHARS = 500
