@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -9,6 +10,8 @@ import httpx
 from tests.api.conftest import ADMIN, ALICE, BOB, make_jwt, run_job, submit
 from ttsqueue.api.routes import events as events_module
 from ttsqueue.backends import Backend
+from ttsqueue.models import Event
+from ttsqueue.queue import Queue
 from ttsqueue.storage import Storage
 
 
@@ -159,3 +162,59 @@ async def test_websocket_without_valid_token_is_closed(app: Any) -> None:
         assert msg["type"] == "websocket.close"
         assert msg["code"] == 1008
         await asyncio.wait_for(ws.task, 10)
+
+
+def _dropping_subscription(queue: Queue, drop: Any) -> list[int]:
+    """Make every subscription of ``queue`` lose the events ``drop(event)`` picks, as a
+    store's pub/sub can when a connection blips; returns the seqs that went missing."""
+    lost: list[int] = []
+    subscribe = queue.subscribe
+
+    async def leaky(user: Any, *, job_id: str | None = None) -> AsyncIterator[Event]:
+        async for event in subscribe(user, job_id=job_id):
+            if drop(event):
+                lost.append(event.seq)
+                continue
+            yield event
+
+    queue.subscribe = leaky  # type: ignore[method-assign]
+    return lost
+
+
+async def test_an_event_missing_from_the_subscription_is_filled_from_history(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage, queue: Queue, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(events_module, "KEEPALIVE_S", 3600.0)  # only the gap can fill it
+    lost = _dropping_subscription(queue, lambda e: e.type == "chapter.started")
+    job_id = await submit(client, ALICE, n=3)
+    reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
+    await asyncio.sleep(0.3)  # history sent; every later event comes live
+    assert not reading.done()
+    await run_job(backend, storage, job_id)
+    r = await asyncio.wait_for(reading, 30)
+    frames = parse_sse(r.text)
+    history = await backend.events(job_id, after=0, limit=1000)
+    assert len(lost) == 3  # the subscription really lost the three chapter starts ...
+    assert [int(f["id"]) for f in frames] == [e.seq for e in history]  # ... the stream did not
+    assert [f["event"] for f in frames] == [e.type for e in history]
+    assert [int(f["id"]) for f in frames] == list(range(1, len(history) + 1))
+
+
+async def test_a_lost_final_event_is_recovered_on_keep_alive(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage, queue: Queue, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(events_module, "KEEPALIVE_S", 0.2)
+    # Nothing follows the last event, so no gap shows: only re-reading the history on a
+    # quiet keep-alive period can finish the stream.
+    lost = _dropping_subscription(queue, lambda e: e.type == "job.completed")
+    job_id = await submit(client, ALICE, n=2)
+    reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
+    await asyncio.sleep(0.3)
+    assert not reading.done()
+    await run_job(backend, storage, job_id)
+    r = await asyncio.wait_for(reading, 30)
+    frames = parse_sse(r.text)
+    history = await backend.events(job_id, after=0, limit=1000)
+    assert lost == [history[-1].seq]
+    assert [int(f["id"]) for f in frames] == list(range(1, len(history) + 1))
+    assert frames[-1]["event"] == "job.completed"
