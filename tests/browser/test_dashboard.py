@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.skips import need
+
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
@@ -33,14 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def need(ok: bool, reason: str) -> None:
-    if ok:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"required for the browser test under CI: {reason}")
-    pytest.skip(reason)
 
 
 def free_port() -> int:

@@ -20,6 +20,7 @@ from tests.conformance.helpers import (
     stop,
     subscribed,
 )
+from tests.skips import unsupported
 from ttsqueue.backends import Backend, BackendOptions, open_backend
 from ttsqueue.backends.base import Completion
 from ttsqueue.models import ClaimedTask, Event, EventType, JobStatus
@@ -32,8 +33,7 @@ NO_STARVATION = pytest.mark.parametrize(
 @pytest.fixture
 async def sibling(backend: Backend, backend_options: BackendOptions) -> AsyncIterator[Backend]:
     """A second, independent instance opened on the same store as ``backend``."""
-    if not backend.capabilities.shared:
-        pytest.skip("this store lives in one process")
+    unsupported(backend, "shared")
     async with open_backend(backend.url, backend_options) as other:
         yield other
 
