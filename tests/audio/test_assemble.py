@@ -34,25 +34,24 @@ def make_chapters(tmp_path: Path, fmt: str) -> list[ChapterAudio]:
     return chapters
 
 
-def starts_of(chapters: list[ChapterAudio]) -> list[float]:
-    starts, cursor = [], 0.0
-    for chapter in chapters:
-        starts.append(cursor)
-        cursor += chapter.duration_s
-    return starts
-
-
 def decoded_seconds(path: Path) -> float:
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
         return sum(f.samples for f in container.decode(stream)) / stream.rate
 
 
+def decoded_starts(chapters: list[ChapterAudio]) -> list[float]:
+    """Where each chapter begins, from the samples a decoder gets out of each chapter
+    file (not from the durations the encoder reported)."""
+    lengths = [decoded_seconds(c.path) for c in chapters]
+    return [sum(lengths[:k]) for k in range(len(lengths))]
+
+
 def check_book(book: AssembledBook, chapters: list[ChapterAudio], path: Path) -> None:
     total = sum(c.duration_s for c in chapters)
-    expected = starts_of(chapters)
+    expected = decoded_starts(chapters)
     assert [title for title, _ in book.chapters] == MARKER_TITLES
-    assert [start for _, start in book.chapters] == pytest.approx(expected, abs=0.05)
+    assert [start for _, start in book.chapters] == pytest.approx(expected, abs=0.001)
     assert book.duration_s == pytest.approx(total, rel=0.01)
     assert probe_duration(path) == pytest.approx(total, rel=0.01)
     assert decoded_seconds(path) == pytest.approx(total, rel=0.01)
@@ -68,7 +67,7 @@ def test_book_has_a_marker_at_each_chapter_start(tmp_path: Path, fmt: str) -> No
     check_book(book, chapters, out)
     markers = read_chapters(out)
     assert [title for title, _ in markers] == MARKER_TITLES
-    assert [start for _, start in markers] == pytest.approx(starts_of(chapters), abs=0.05)
+    assert [start for _, start in markers] == pytest.approx(decoded_starts(chapters), abs=0.001)
 
 
 def test_m4b_is_a_remuxed_audiobook_with_tags_and_cover(tmp_path: Path) -> None:
@@ -174,3 +173,46 @@ def test_rejects_an_empty_book_and_unknown_formats(tmp_path: Path) -> None:
         assemble([], "m4b", tmp_path / "x", META)
     with pytest.raises(ValueError, match="unknown audio format"):
         assemble(make_chapters(tmp_path, "wav"), "aiff", tmp_path / "x", META)
+
+
+def aac_frames(path: Path) -> list[int]:
+    """The pts of every AAC frame in ``path``, read by demuxing (no decoder, no encoder)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return [p.pts for p in container.demux(stream) if p.size and p.pts is not None]
+
+
+def marker_starts(path: Path) -> tuple[list[float], list[float]]:
+    """Chapter starts as mutagen reads them (Nero ``chpl``) and as FFmpeg does."""
+    nero = mp4.MP4(str(path)).chapters
+    assert nero is not None
+    with av.open(str(path)) as container:
+        ffmpeg = [float(c["start"] * c["time_base"]) for c in container.chapters()]
+    return [c.start for c in nero], ffmpeg
+
+
+@pytest.mark.parametrize("fmt", ["m4b", "m4a"])
+def test_m4b_markers_sit_on_the_frames_where_chapters_begin(tmp_path: Path, fmt: str) -> None:
+    # Lengths that are no whole number of AAC frames, so rounding shows.
+    lengths = (0.73, 2.31, 0.05, 1.19)
+    chapters = []
+    for index, seconds in enumerate(lengths):
+        path = tmp_path / f"{index}.m4a"
+        encode(sine(seconds, RATE, 300 + 50 * index), RATE, "m4a", path)
+        chapters.append(ChapterAudio(path, f"Part {index + 1}", probe_duration(path)))
+    out = tmp_path / f"book.{fmt}"
+    assemble(chapters, fmt, out, META)
+
+    # Where each chapter begins, from the frames each chapter file holds ...
+    counts = [len(aac_frames(c.path)) for c in chapters]
+    expected = [sum(counts[:k]) * 1024 / RATE for k in range(len(counts))]
+    # ... and the book holds exactly those frames, back to back.
+    book_frames = aac_frames(out)
+    assert len(book_frames) == sum(counts)
+    with av.open(str(out)) as container:
+        time_base = container.streams.audio[0].time_base
+    starts_in_book = [float(book_frames[sum(counts[:k])] * time_base) for k in range(len(counts))]
+    assert starts_in_book == pytest.approx(expected, abs=0.001)
+    nero, ffmpeg = marker_starts(out)
+    assert nero == pytest.approx(expected, abs=0.001)
+    assert ffmpeg == pytest.approx(expected, abs=0.001)
