@@ -19,7 +19,7 @@ from ttsqueue.tts.text import normalize
         ("He lived on Baker St. Then he moved.", "He lived on Baker Street. Then he moved."),
         ("Fruit, e.g. apples, i.e. food.", "Fruit, for example apples, that is food."),
         ("Cats vs. dogs", "Cats versus dogs"),
-        ("Pens, pencils, etc. are here.", "Pens, pencils, et cetera. are here."),
+        ("Pens, pencils, etc. are here.", "Pens, pencils, et cetera are here."),
         ("See p. 12 and No. 5.", "See page twelve and number five."),
         ("John Smith Jr. was late.", "John Smith Junior was late."),
         ("At 9 a.m. we ate.", "At nine AM we ate."),
@@ -30,13 +30,13 @@ from ttsqueue.tts.text import normalize
             "Only $1 or $0.99 or $2.5",
             "Only one dollar or ninety-nine cents or two dollars and fifty cents",
         ),
-        ("A £20 note and €1.01", "A twenty pounds note and one euro and one cent"),
+        ("A £20 note and €1.01", "A twenty pound note and one euro and one cent"),
         (
             "He owes $1,234,567.",
             "He owes one million two hundred thirty-four thousand "
             "five hundred sixty-seven dollars.",
         ),
-        ("A $3.5 million deal", "A three point five million dollars deal"),
+        ("A $3.5 million deal", "A three point five million dollar deal"),
         # numbers
         ("1,234 people", "one thousand two hundred thirty-four people"),
         (
