@@ -249,10 +249,10 @@ _ENGLISH_RULES: tuple[_Rule, ...] = (
     (_TIME, _time),
     (_DECADE, _decade),
     (_ORDINAL, lambda m: numbers.ordinal_of(m.group(1))),
+    (_NEGATIVE, lambda m: "minus "),  # before the numbers it signs are read as words
     (_GROUPED, lambda m: _number_words(m.group(1) + (f".{m.group(2)}" if m.group(2) else ""))),
     (_DECIMAL, lambda m: _number_words(m.group(0))),
     (_YEAR, lambda m: numbers.year(int(m.group(1)))),
-    (_NEGATIVE, lambda m: "minus "),
     (_RANGE, lambda m: " to "),
     (_INTEGER, _integer),
 )
