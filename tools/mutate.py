@@ -51,7 +51,12 @@ class Module:
 MODULES: dict[str, Module] = {
     "tts.text": Module(
         ("tts/text.py",),
-        ("tests/tts/test_text.py", "tests/tts/test_chunks.py", "tests/tts/test_readings.py"),
+        (
+            "tests/tts/test_text.py",
+            "tests/tts/test_chunks.py",
+            "tests/tts/test_readings.py",
+            "tests/tts/test_ssml.py",
+        ),
         "what a listener hears for numbers, money, dates, abbreviations",
     ),
     "tts.splitting": Module(

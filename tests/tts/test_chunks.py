@@ -216,3 +216,44 @@ def test_the_last_paragraph_of_a_long_book_is_read() -> None:
     result = prepare_chunks(text, Voice(), FakeEngine(300))
     assert result[-1].text == "And the harbour lanterns went out."
     assert len(result) == 400
+
+
+@pytest.mark.parametrize(
+    ("text", "max_chars", "expected"),
+    [
+        # words are packed while the chunk, with the space between, fits exactly
+        ("one two three four five.", 13, [Chunk("one two three", 0), Chunk("four five.", 600)]),
+        # a sentence exactly as long as the limit stays whole, and ends as a sentence
+        ("Yes, indeed.", 12, [Chunk("Yes, indeed.", 600)]),
+        ("One. Two.", 4, [Chunk("One.", 250), Chunk("Two.", 600)]),
+        # a clause exactly as long as the limit stays whole
+        ("ab cd, ef gh.", 6, [Chunk("ab cd,", 83), Chunk("ef gh.", 600)]),
+        # a clause cut at words still ends with a clause pause
+        (
+            "aaaa bbbb cccc, dd.",
+            9,
+            [Chunk("aaaa bbbb", 0), Chunk("cccc,", 83), Chunk("dd.", 600)],
+        ),
+    ],
+)
+def test_chunks_fill_up_to_the_limit_exactly(
+    text: str, max_chars: int, expected: list[Chunk]
+) -> None:
+    assert chunks(text, max_chars=max_chars) == expected
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "sentences"),
+    [
+        ("It ended. (Then more.) Fine.", ["It ended.", "(Then more.)", "Fine."]),
+        ('He left. "Why?" she asked.', ["He left.", '"Why?" she asked.']),
+        ('"Go." He went.', ['"Go."', "He went."]),
+        ("See (Dr. Smith) now.", ["See (Dr. Smith) now."]),
+        ("He met (Mr. Jones) there. Then left.", ["He met (Mr. Jones) there.", "Then left."]),
+        ("A short line\nThen another", ["A short line", "Then another"]),
+        ("A short line\nand it goes on", ["A short line and it goes on"]),
+        ("Total\n42 apples", ["Total", "42 apples"]),
+    ],
+)
+def test_sentence_ends_around_quotes_and_brackets(paragraph: str, sentences: list[str]) -> None:
+    assert split_sentences(paragraph) == sentences
