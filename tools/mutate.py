@@ -81,7 +81,12 @@ MODULES: dict[str, Module] = {
     ),
     "queue": Module(
         ("queue.py",),
-        ("tests/unit/test_queue_facade.py", "tests/api/test_jobs.py", "tests/api/test_errors.py"),
+        (
+            "tests/unit/test_queue_facade.py",
+            "tests/unit/test_queue_rules.py",
+            "tests/api/test_jobs.py",
+            "tests/api/test_errors.py",
+        ),
         "the facade validates, applies policy and scopes every call to its user",
     ),
     "backends.memory": Module(
