@@ -84,6 +84,7 @@ MODULES: dict[str, Module] = {
         (
             "tests/unit/test_queue_facade.py",
             "tests/unit/test_queue_rules.py",
+            "tests/unit/test_queue_scope.py",
             "tests/api/test_jobs.py",
             "tests/api/test_errors.py",
         ),
