@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -218,3 +219,109 @@ async def test_a_lost_final_event_is_recovered_on_keep_alive(
     assert lost == [history[-1].seq]
     assert [int(f["id"]) for f in frames] == list(range(1, len(history) + 1))
     assert frames[-1]["event"] == "job.completed"
+
+
+async def test_exactly_one_missing_event_is_filled_and_nothing_else_is_sent(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage, queue: Queue, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(events_module, "KEEPALIVE_S", 3600.0)
+    lost = _dropping_subscription(queue, lambda e: e.type == "job.processing")
+    job_id = await submit(client, ALICE, n=2)
+    reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
+    await asyncio.sleep(0.3)
+    await run_job(backend, storage, job_id)
+    r = await asyncio.wait_for(reading, 30)
+    history = await backend.events(job_id, after=0, limit=1000)
+    assert len(lost) == 1
+    assert [int(f["id"]) for f in parse_sse(r.text)] == [e.seq for e in history]
+    assert "keep-alive" not in r.text  # nothing was quiet for KEEPALIVE_S
+
+
+async def test_events_delivered_twice_are_sent_once(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage, queue: Queue, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(events_module, "KEEPALIVE_S", 3600.0)
+    subscribe = queue.subscribe
+
+    async def echoing(user: Any, *, job_id: str | None = None) -> AsyncIterator[Event]:
+        async for event in subscribe(user, job_id=job_id):
+            yield event
+            yield event  # at-least-once delivery
+
+    queue.subscribe = echoing  # type: ignore[method-assign]
+    job_id = await submit(client, ALICE, n=2)
+    reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
+    await asyncio.sleep(0.3)
+    await run_job(backend, storage, job_id)
+    r = await asyncio.wait_for(reading, 30)
+    history = await backend.events(job_id, after=0, limit=1000)
+    assert [int(f["id"]) for f in parse_sse(r.text)] == [e.seq for e in history]
+    assert "keep-alive" not in r.text
+
+
+async def test_a_long_history_is_read_page_by_page(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(events_module, "HISTORY_PAGE", 3)
+    job_id = await submit(client, ALICE, n=4)
+    await run_job(backend, storage, job_id)
+    history = await backend.events(job_id, after=0, limit=1000)
+    assert len(history) > 3 * 3  # several pages, the last one partial or empty
+    r = await client.get(f"/v1/jobs/{job_id}/events", headers=ALICE)
+    assert [int(f["id"]) for f in parse_sse(r.text)] == [e.seq for e in history]
+    resumed = await client.get(f"/v1/jobs/{job_id}/events", params={"after": 2}, headers=ALICE)
+    assert [int(f["id"]) for f in parse_sse(resumed.text)] == [e.seq for e in history[2:]]
+
+
+async def test_a_stream_carries_only_its_own_jobs_events(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage
+) -> None:
+    # The streamed job waits (scheduled) while another of the same user's jobs runs.
+    job_id = await submit(client, ALICE, n=1, run_at=time.time() + 3600)
+    reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
+    await asyncio.sleep(0.3)
+    other = await submit(client, ALICE, n=1)
+    await run_job(backend, storage, other)
+    await asyncio.sleep(0.3)
+    await client.delete(f"/v1/jobs/{job_id}", headers=ALICE)
+    frames = parse_sse((await asyncio.wait_for(reading, 30)).text)
+    assert {f["data"]["job_id"] for f in frames} == {job_id}
+    assert [f["event"] for f in frames] == ["job.scheduled", "job.cancelled"]
+
+
+async def test_resuming_past_the_history_of_a_running_job_waits_for_live_events(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage
+) -> None:
+    job_id = await submit(client, ALICE, n=1)
+    (queued,) = await backend.events(job_id, after=0, limit=10)
+    reading = asyncio.create_task(
+        client.get(f"/v1/jobs/{job_id}/events", params={"after": queued.seq}, headers=ALICE)
+    )
+    await asyncio.sleep(0.3)
+    assert not reading.done()  # nothing new yet: the stream stays open
+    await run_job(backend, storage, job_id)
+    frames = parse_sse((await asyncio.wait_for(reading, 30)).text)
+    assert frames[0]["id"] == str(queued.seq + 1)
+    assert frames[-1]["event"] == "job.completed"
+
+
+async def test_keep_alive_is_an_sse_comment_frame(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(events_module, "KEEPALIVE_S", 0.05)
+    job_id = await submit(client, ALICE, n=1)
+    reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
+    await asyncio.sleep(0.3)
+    await run_job(backend, storage, job_id)
+    text = (await asyncio.wait_for(reading, 30)).text
+    blocks = text.split("\n\n")
+    assert ": keep-alive" in blocks
+    assert all(b.startswith(("retry: ", "id: ", ": keep-alive")) for b in blocks if b)
+
+
+async def test_websocket_refuses_a_non_bearer_authorization(app: Any) -> None:
+    token = ALICE["Authorization"].split()[1]
+    ws = FakeSocket(app, "", [(b"authorization", f"Basic {token}".encode())])
+    msg = await ws.receive()
+    assert (msg["type"], msg["code"]) == ("websocket.close", 1008)
+    await asyncio.wait_for(ws.task, 10)
