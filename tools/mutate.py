@@ -61,7 +61,7 @@ MODULES: dict[str, Module] = {
     ),
     "tts.splitting": Module(
         ("tts/splitting.py",),
-        ("tests/tts/test_chunks.py",),
+        ("tests/tts/test_chunks.py", "tests/tts/test_ssml.py"),
         "every word reaches the engine, in order, in chunks it can read",
     ),
     "api.events": Module(

@@ -253,6 +253,14 @@ def test_chunks_fill_up_to_the_limit_exactly(
         ("A short line\nThen another", ["A short line", "Then another"]),
         ("A short line\nand it goes on", ["A short line and it goes on"]),
         ("Total\n42 apples", ["Total", "42 apples"]),
+        ("Total\n4 apples", ["Total", "4 apples"]),
+        ("Total\n4", ["Total", "4"]),
+        ('Chapter One\n"Hello," she said.', ["Chapter One", '"Hello," she said.']),
+        ("Title\nit goes on\nEnd", ["Title it goes on", "End"]),
+        ("x" * 50 + "\nNext", ["x" * 50, "Next"]),
+        ("x" * 51 + "\nNext", ["x" * 51 + " Next"]),
+        ('He left. "why," she asked.', ['He left. "why," she asked.']),
+        ('It ended. "', ["It ended.", '"']),
     ],
 )
 def test_sentence_ends_around_quotes_and_brackets(paragraph: str, sentences: list[str]) -> None:
