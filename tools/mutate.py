@@ -71,7 +71,7 @@ MODULES: dict[str, Module] = {
     ),
     "audio.assemble": Module(
         ("audio/assemble.py",),
-        ("tests/audio/test_assemble.py",),
+        ("tests/audio/test_assemble.py", "tests/audio/test_splice.py"),
         "an M4B whose chapter markers sit where the chapters begin",
     ),
     "worker": Module(

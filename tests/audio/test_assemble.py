@@ -8,6 +8,7 @@ import pytest
 from mutagen import id3, mp4
 
 from tests.audio.pcm import sine
+from ttsqueue.audio import splice
 from ttsqueue.audio.assemble import (
     AssembledBook,
     BookMeta,
@@ -16,6 +17,7 @@ from ttsqueue.audio.assemble import (
     read_chapters,
 )
 from ttsqueue.audio.encode import CHAPTER_FORMAT, encode, probe_duration
+from ttsqueue.audio.mp4box import Unsupported
 
 RATE = 22050
 LENGTHS = (1.0, 1.7, 0.6)
@@ -191,8 +193,17 @@ def marker_starts(path: Path) -> tuple[list[float], list[float]]:
     return [c.start for c in nero], ffmpeg
 
 
+def refuse_to_splice(path: Path) -> splice.Source:
+    raise Unsupported("the muxing path")
+
+
+@pytest.mark.parametrize("how", ["splice", "mux"])
 @pytest.mark.parametrize("fmt", ["m4b", "m4a"])
-def test_m4b_markers_sit_on_the_frames_where_chapters_begin(tmp_path: Path, fmt: str) -> None:
+def test_m4b_markers_sit_on_the_frames_where_chapters_begin(
+    tmp_path: Path, fmt: str, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if how == "mux":
+        monkeypatch.setattr(splice, "read_source", refuse_to_splice)
     # Lengths that are no whole number of AAC frames, so rounding shows.
     lengths = (0.73, 2.31, 0.05, 1.19)
     chapters = []
