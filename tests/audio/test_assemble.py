@@ -227,3 +227,10 @@ def test_m4b_markers_sit_on_the_frames_where_chapters_begin(
     nero, ffmpeg = marker_starts(out)
     assert nero == pytest.approx(expected, abs=0.001)
     assert ffmpeg == pytest.approx(expected, abs=0.001)
+    # each chapter ends where the next begins, the last where the audio ends
+    with av.open(str(out)) as container:
+        marks = container.chapters()
+        ends = [float(c["end"] * c["time_base"]) for c in marks]
+        titles = [c["metadata"].get("title") for c in marks]
+    assert ends == pytest.approx([*expected[1:], sum(counts) * 1024 / RATE], abs=0.001)
+    assert titles == [c.title for c in chapters]
