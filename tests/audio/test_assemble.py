@@ -36,6 +36,15 @@ def make_chapters(tmp_path: Path, fmt: str) -> list[ChapterAudio]:
     return chapters
 
 
+def starts_of(chapters: list[ChapterAudio]) -> list[float]:
+    """Chapter starts from the durations the encoder reported."""
+    starts, cursor = [], 0.0
+    for chapter in chapters:
+        starts.append(cursor)
+        cursor += chapter.duration_s
+    return starts
+
+
 def decoded_seconds(path: Path) -> float:
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
