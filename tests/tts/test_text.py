@@ -145,3 +145,16 @@ def test_other_languages_keep_their_numbers() -> None:
     assert normalize(text, "de") == "Dr. M\u00fcller zahlte $3.50 am 5. Mai 1984. Kapitel IV\n\n12"
     assert normalize("1984", "en-gb") == "nineteen eighty-four"
     assert normalize("1984", None) == "nineteen eighty-four"
+
+
+@pytest.mark.parametrize("text", ["2020-13-01", "2020-01-32", "13/13/2020", "0/12/2020"])
+def test_what_is_not_a_date_is_not_read_as_one(text: str) -> None:
+    spoken = normalize(text)
+    assert not any(month in spoken for month in ("January", "December", "Thirteen"))
+    assert not any(ch.isdigit() for ch in spoken)
+
+
+def test_a_fragment_between_markup_keeps_its_edges_and_collapses_the_rest() -> None:
+    assert normalize("  Hello \n\n world  ,  ok ", fragment=True) == " Hello world, ok "
+    assert normalize("Dr. Smith  said  hi .", fragment=True) == "Doctor Smith said hi."
+    assert normalize("a\tb", fragment=True) == "a b"
