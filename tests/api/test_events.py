@@ -85,7 +85,7 @@ async def test_cancel_ends_a_live_stream(client: httpx.AsyncClient) -> None:
     assert [f["event"] for f in parse_sse(r.text)][-1] == "job.cancelled"
 
 
-async def test_keep_alive_comments_and_missed_events_are_recovered(
+async def test_keep_alive_comments_are_sent_while_the_job_is_quiet(
     client: httpx.AsyncClient, backend: Backend, storage: Storage, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(events_module, "KEEPALIVE_S", 0.05)
