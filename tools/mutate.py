@@ -85,6 +85,8 @@ MODULES: dict[str, Module] = {
             "tests/unit/test_queue_facade.py",
             "tests/unit/test_queue_rules.py",
             "tests/unit/test_queue_scope.py",
+            "tests/postgres/test_transactional.py",
+            "tests/api/test_auth.py",
             "tests/api/test_jobs.py",
             "tests/api/test_errors.py",
         ),

@@ -5,6 +5,7 @@ caller's jobs, and a page is between 1 and MAX_PAGE jobs."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,15 @@ import pytest
 from ttsqueue.backends import open_backend
 from ttsqueue.backends.base import Completion
 from ttsqueue.models import Chapter, Event, JobStatus, User
-from ttsqueue.queue import MAX_PAGE, BookRequest, Conflict, NotFound, Queue
+from ttsqueue.queue import (
+    MAX_PAGE,
+    BookRequest,
+    Conflict,
+    LimitExceeded,
+    NotFound,
+    Queue,
+    QueueError,
+)
 from ttsqueue.settings import Settings
 
 ALICE = User("alice")
@@ -170,3 +179,82 @@ async def test_prune_removes_finished_jobs_past_retention(queue: Queue) -> None:
     with pytest.raises(NotFound):
         await queue.get_job(ALICE, old.id)
     assert (await queue.get_job(BOB, fresh.id)).id == fresh.id  # not finished: kept
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+JPEG = b"\xff\xd8\xff" + b"\x00" * 32
+
+
+async def test_a_batch_is_validated_whole_before_anything_is_enqueued(queue: Queue) -> None:
+    good = BookRequest(chapters=[Chapter("One", "Text.")], cover=PNG)
+    bad = BookRequest(chapters=[Chapter("One", "  ")])
+    with pytest.raises(QueueError) as caught:
+        await queue.add_jobs(ALICE, [good, bad])
+    assert caught.value.field == "chapters.0.text"
+    assert not (await queue.user_jobs(ALICE)).items
+    assert not queue.storage.root.exists() or not any(queue.storage.root.iterdir())
+
+
+async def test_a_batch_enqueues_every_book_for_its_caller_with_covers(
+    queue: Queue, caplog: pytest.LogCaptureFixture
+) -> None:
+    books = [
+        BookRequest(chapters=[Chapter("One", "Text.")], cover=PNG, idempotency_key="a"),
+        BookRequest(chapters=[Chapter("One", "Text.")], cover=JPEG),
+        BookRequest(chapters=[Chapter("One", "Text."), Chapter("Two", "More.")]),
+    ]
+    with caplog.at_level(logging.INFO, logger="ttsqueue.queue"):
+        results = await queue.add_jobs(ALICE, books)
+    assert [r.created for r in results] == [True, True, True]
+    assert {r.job.user_id for r in results} == {"alice"}
+    assert [r.job.total_chapters for r in results] == [1, 1, 2]
+    first, second, _ = (r.job for r in results)
+    assert queue.storage.resolve(first.metadata["cover_path"]).read_bytes() == PNG
+    assert first.metadata["cover_path"] == f"{first.id}/cover.png"
+    assert second.metadata["cover_path"] == f"{second.id}/cover.jpg"
+    assert "enqueued 3 jobs for alice" in caplog.text
+    again = await queue.add_jobs(ALICE, books[:1])  # the same key: the first job again
+    assert not again[0].created and again[0].job.id == first.id
+    assert sorted(p.name for p in queue.storage.root.iterdir()) == sorted([first.id, second.id])
+
+
+async def test_each_submission_is_logged_once_saying_what_happened(
+    queue: Queue, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="ttsqueue.queue"):
+        job = (await queue.add_job(ALICE, book())).job
+        await queue.add_job(ALICE, BookRequest(chapters=[Chapter("a", "b")], idempotency_key="k"))
+        again = (
+            await queue.add_job(
+                ALICE, BookRequest(chapters=[Chapter("a", "b")], idempotency_key="k")
+            )
+        ).job
+    lines = [r.getMessage() for r in caplog.records if r.name == "ttsqueue.queue"]
+    assert lines[0] == f"job {job.id} enqueued for alice: 1 chapters, priority 5"
+    assert lines[-1] == f"job {again.id} matched idempotency key for alice: 1 chapters, priority 5"
+    assert len(lines) == 3
+
+
+async def test_a_store_without_transactions_refuses_a_connection(queue: Queue) -> None:
+    with pytest.raises(QueueError) as caught:
+        await queue.add_job(ALICE, book(), connection=object())
+    assert (caught.value.field, caught.value.message) == (
+        "connection",
+        "this store cannot enqueue inside a transaction",
+    )
+    assert not (await queue.user_jobs(ALICE)).items
+
+
+async def test_unfinished_jobs_are_capped_per_user_but_not_for_admins(queue: Queue) -> None:
+    queue.settings.max_active_jobs = 2
+    for _ in range(2):
+        await queue.add_job(ALICE, book())
+    with pytest.raises(LimitExceeded) as caught:
+        await queue.add_job(ALICE, book())
+    assert (caught.value.field, caught.value.message) == (
+        "chapters",
+        "2 unfinished jobs already (limit 2)",
+    )
+    await queue.add_job(BOB, book())  # another user's cap is their own
+    for _ in range(3):
+        await queue.add_job(ADMIN, book())
