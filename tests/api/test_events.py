@@ -325,3 +325,40 @@ async def test_websocket_refuses_a_non_bearer_authorization(app: Any) -> None:
     msg = await ws.receive()
     assert (msg["type"], msg["code"]) == ("websocket.close", 1008)
     await asyncio.wait_for(ws.task, 10)
+
+
+async def test_a_job_that_finishes_between_the_reads_still_ends_with_its_last_event(
+    client: httpx.AsyncClient, backend: Backend, storage: Storage, monkeypatch: Any
+) -> None:
+    job_id = await submit(client, ALICE, n=1)
+    await run_job(backend, storage, job_id)
+    history = await backend.events(job_id, after=0, limit=1000)
+    real_events = backend.events
+    reads = [0]
+
+    async def first_read_misses_the_end(jid: str, **kw: Any) -> list[Event]:
+        # As if the history was read just before the job's last event was written.
+        reads[0] += 1
+        got = await real_events(jid, **kw)
+        return [e for e in got if e.seq != history[-1].seq] if reads[0] == 1 else got
+
+    monkeypatch.setattr(backend, "events", first_read_misses_the_end)
+    r = await client.get(f"/v1/jobs/{job_id}/events", headers=ALICE)
+    frames = parse_sse(r.text)
+    assert [int(f["id"]) for f in frames] == [e.seq for e in history]
+    assert frames[-1]["event"] == "job.completed"
+
+
+async def test_a_subscription_that_fails_ends_the_stream_cleanly(
+    client: httpx.AsyncClient, queue: Queue
+) -> None:
+    async def broken(user: Any, *, job_id: str | None = None) -> AsyncIterator[Event]:
+        raise RuntimeError("the store went away")
+        yield  # pragma: no cover - makes this an async generator
+
+    queue.subscribe = broken  # type: ignore[method-assign]
+    job_id = await submit(client, ALICE, n=1)
+    r = await asyncio.wait_for(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE), 30)
+    assert r.status_code == 200
+    # what there was is sent; the client resumes with Last-Event-ID
+    assert [f["event"] for f in parse_sse(r.text)] == ["job.queued"]
