@@ -159,6 +159,12 @@ class JobRoutes(RuleBasedStateMachine):
         assert r.json()["id"] == job
         self.status[job] = r.json()["status"]
 
+    def _refresh(self, job: str, finish: bool) -> None:
+        if finish:
+            self.work(job)
+        else:
+            self.get(job)
+
     @rule(job=jobs)
     def admin_get(self, job: str) -> None:
         r = call("GET", "/v1/admin/jobs/{job_id}", ADMIN, path_parameters={"job_id": job})
@@ -185,7 +191,7 @@ class JobRoutes(RuleBasedStateMachine):
 
     @rule(job=jobs, finish=st.booleans())
     def events(self, job: str, finish: bool) -> None:
-        self.work(job) if finish else self.get(job)
+        self._refresh(job, finish)
         if self.status[job] not in TERMINAL:
             return  # a live stream ends only with the job
         r = call("GET", "/v1/jobs/{job_id}/events", path_parameters={"job_id": job})
@@ -195,7 +201,7 @@ class JobRoutes(RuleBasedStateMachine):
 
     @rule(job=jobs, finish=st.booleans())
     def book_audio(self, job: str, finish: bool) -> None:
-        self.work(job) if finish else self.get(job)
+        self._refresh(job, finish)
         r = call("GET", "/v1/jobs/{job_id}/audio", path_parameters={"job_id": job})
         assert r.status_code == (200 if self.status[job] == "completed" else 404), r.text
         if r.status_code == 200:
@@ -203,7 +209,7 @@ class JobRoutes(RuleBasedStateMachine):
 
     @rule(job=jobs, finish=st.booleans(), data=st.data())
     def chapter_audio(self, job: str, finish: bool, data: st.DataObject) -> None:
-        self.work(job) if finish else self.get(job)
+        self._refresh(job, finish)
         n = data.draw(st.integers(1, self.chapters[job]))
         r = call(
             "GET",
