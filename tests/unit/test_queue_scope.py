@@ -19,7 +19,6 @@ from ttsqueue.queue import (
     MAX_PAGE,
     BookRequest,
     Conflict,
-    LimitExceeded,
     NotFound,
     Queue,
     QueueError,
@@ -243,18 +242,3 @@ async def test_a_store_without_transactions_refuses_a_connection(queue: Queue) -
         "this store cannot enqueue inside a transaction",
     )
     assert not (await queue.user_jobs(ALICE)).items
-
-
-async def test_unfinished_jobs_are_capped_per_user_but_not_for_admins(queue: Queue) -> None:
-    queue.settings.max_active_jobs = 2
-    for _ in range(2):
-        await queue.add_job(ALICE, book())
-    with pytest.raises(LimitExceeded) as caught:
-        await queue.add_job(ALICE, book())
-    assert (caught.value.field, caught.value.message) == (
-        "chapters",
-        "2 unfinished jobs already (limit 2)",
-    )
-    await queue.add_job(BOB, book())  # another user's cap is their own
-    for _ in range(3):
-        await queue.add_job(ADMIN, book())
