@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conformance.helpers import add, book
+from ttsqueue import metrics
 from ttsqueue.backends import Backend, BackendOptions, open_backend
 from ttsqueue.models import EventType, Job, JobStatus, TaskKind, TaskStatus
 from ttsqueue.settings import Settings
@@ -94,6 +95,11 @@ async def test_a_failing_chapter_is_retried_with_backoff_then_fails_the_job(
         runs.append((item.claimed.attempt, time.monotonic()))
         raise RuntimeError("the engine fell over " + "x" * 3000)
 
+    before = {
+        s.labels["final"]: s.value
+        for s in metrics.TASKS_FAILED.collect()[0].samples
+        if s.name.endswith("_total") and s.labels["kind"] == "synthesize"
+    }
     job = await add(backend, book("alice", 1))
     with caplog.at_level(logging.WARNING, logger="ttsqueue.worker"):
         async with Running(backend, settings_for(tmp_path), broken) as worker:
@@ -117,6 +123,19 @@ async def test_a_failing_chapter_is_retried_with_backoff_then_fails_the_job(
     assert "attempt 1/3 failed" in caplog.text and "(retry in" in caplog.text
     (last,) = [r.getMessage() for r in caplog.records if "attempt 3/3 failed" in r.getMessage()]
     assert "retry in" not in last  # the last attempt asks for no retry
+    tid = chapter.id
+    first = next(r.getMessage() for r in caplog.records if "attempt 1/3" in r.getMessage())
+    assert first.startswith(f"task {tid} attempt 1/3 failed: RuntimeError: the engine fell over")
+    retry_in = float(first.rsplit("(retry in ", 1)[1].rstrip("s)"))
+    assert 0 <= retry_in <= 0.1  # the backoff, not a clock reading
+    assert last == f"task {tid} attempt 3/3 failed: {error}"
+    failed = {
+        s.labels["final"]: s.value
+        for s in metrics.TASKS_FAILED.collect()[0].samples
+        if s.name.endswith("_total") and s.labels["kind"] == "synthesize"
+    }
+    assert failed["true"] - before.get("true", 0) == 1
+    assert failed["false"] - before.get("false", 0) == 2
 
 
 async def test_an_error_without_a_message_is_named_by_its_type(
@@ -144,7 +163,7 @@ async def wait_for_stop(item: InFlight) -> dict[str, Any]:
 
 
 async def test_a_heartbeat_answering_cancelled_stops_the_chapter(
-    backend: Backend, tmp_path: Path
+    backend: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     seen: list[InFlight] = []
 
@@ -153,6 +172,7 @@ async def test_a_heartbeat_answering_cancelled_stops_the_chapter(
         return await wait_for_stop(item)
 
     job = await add(backend, book("alice", 2))
+    caplog.set_level(logging.INFO, logger="ttsqueue.worker")
     async with Running(backend, settings_for(tmp_path), reading) as worker:
 
         async def started() -> bool:
@@ -166,6 +186,7 @@ async def test_a_heartbeat_answering_cancelled_stops_the_chapter(
 
         await until(stopped, "the chapter to stop")
     assert [i.stop_reason for i in seen] == ["cancelled"]
+    assert f"task {seen[0].lease.task_id} stopped: cancelled" in caplog.text
     assert (worker.completed, worker.failed) == (0, 0)
     done = await job_of(backend, job.id)
     assert done.status is JobStatus.CANCELLED
@@ -271,3 +292,28 @@ async def test_a_completed_book_counts_its_chapters_and_the_assembly(
 
         await until(completed, "the job to complete")
     assert (worker.completed, worker.failed) == (4, 0)
+
+
+async def test_a_failure_the_store_cannot_record_is_logged_and_left_to_the_lease(
+    backend: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    async def store_down(*args: Any, **kwargs: Any) -> bool:
+        raise ConnectionError("the store went away")
+
+    async def broken(item: InFlight) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(backend, "fail", store_down)
+    job = await add(backend, book("alice", 1))
+    with caplog.at_level(logging.WARNING, logger="ttsqueue.worker"):
+        async with Running(backend, settings_for(tmp_path), broken) as worker:
+
+            async def logged() -> bool:
+                return "could not record failure" in caplog.text
+
+            await until(logged, "the failure to be logged")
+    (task,) = [t for t in (await job_of(backend, job.id)).tasks if t.kind is TaskKind.SYNTHESIZE]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors[0] == f"could not record failure of {task.id}: the store went away"
+    assert task.status is TaskStatus.RUNNING  # the lease expires; the reaper retries it
+    assert worker.failed >= 1
