@@ -286,6 +286,8 @@ def main() -> None:
     for name in [] if args.report_only else names:
         print(f"{name}: mutating {', '.join(MODULES[name].files)} ...", flush=True)
         result = mutate(name, args.jobs, args.commit)
+        # Re-read before writing: another run may have recorded other modules meanwhile.
+        scores = json.loads(SCORES.read_text()) if SCORES.exists() else {}
         scores.setdefault(name, {})["before" if args.commit else "after"] = result
         SCORES.write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n")
         print(f"{name}: {result['killed']}/{result['total']} killed ({result['minutes']} min)")
