@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import av
@@ -243,3 +244,46 @@ def test_m4b_markers_sit_on_the_frames_where_chapters_begin(
         titles = [c["metadata"].get("title") for c in marks]
     assert ends == pytest.approx([*expected[1:], sum(counts) * 1024 / RATE], abs=0.001)
     assert titles == [c.title for c in chapters]
+
+
+def write_wav(path: Path, seconds: float, rate: int, channels: int = 1, width: int = 2) -> None:
+    """A tone written with the standard library, at any layout."""
+    mono = sine(seconds, rate, 330)
+    if width == 1:  # 8-bit WAV is unsigned
+        mono = bytes((int.from_bytes(mono[i : i + 2], "little", signed=True) >> 8) + 128 & 0xFF
+                     for i in range(0, len(mono), 2))  # fmt: skip
+    frames = b"".join(
+        mono[i : i + width] * channels for i in range(0, len(mono), width)
+    )  # fmt: skip
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        out.writeframes(frames)
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "flac"])
+def test_chapters_of_mixed_layouts_are_resampled_to_the_first(tmp_path: Path, fmt: str) -> None:
+    # (seconds, rate, channels, sample width): unlike layouts, so nothing can be copied
+    layouts = [(0.8, 22050, 1, 2), (0.5, 16000, 2, 2), (0.3, 44100, 1, 1)]
+    chapters = []
+    for i, (seconds, rate, channels, width) in enumerate(layouts):
+        path = tmp_path / f"{i}.wav"
+        write_wav(path, seconds, rate, channels, width)
+        chapters.append(ChapterAudio(path, f"Part {i + 1}", seconds))
+    out = tmp_path / f"book.{fmt}"
+    book = assemble(chapters, fmt, out, META)
+
+    lengths = [seconds for seconds, *_ in layouts]
+    expected = [sum(lengths[:k]) for k in range(len(lengths))]
+    assert [s for _, s in book.chapters] == pytest.approx(expected, abs=0.002)
+    assert book.duration_s == pytest.approx(sum(lengths), abs=0.005)
+    with av.open(str(out)) as container:
+        stream = container.streams.audio[0]
+        assert stream.channels == 1
+        assert stream.rate == 22050  # the first chapter's
+    assert decoded_seconds(out) == pytest.approx(sum(lengths), abs=0.06)  # codec padding
+    if fmt == "wav":
+        with wave.open(str(out), "rb") as result:
+            assert (result.getnchannels(), result.getsampwidth()) == (1, 2)
+            assert result.getnframes() == pytest.approx(sum(lengths) * 22050, abs=110)
