@@ -218,6 +218,13 @@ class JobRoutes(RuleBasedStateMachine):
         )
         assert r.status_code == (200 if self.status[job] == "completed" else 404), r.text
 
+    @rule(target=jobs, body=books, legacy=st.booleans())
+    def create_and_cancel(self, body: dict[str, Any], legacy: bool) -> Any:
+        job = self.create_book(body)
+        self.cancel(job, legacy)
+        self.cancel(job, not legacy)  # already cancelled: 409 by either route
+        return job
+
     @rule(job=jobs, legacy=st.booleans())
     def cancel(self, job: str, legacy: bool) -> None:
         self.get(job)
