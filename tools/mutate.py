@@ -152,9 +152,7 @@ def survivors(work: Path, log: Path) -> list[str]:
     ).stdout  # fmt: skip
     with log.open("a") as f:
         f.write(out)
-    return sorted(
-        m.group(1) for m in re.finditer(r"^\s*(\S+): (survived|no tests)", out, re.M)
-    )
+    return sorted(m.group(1) for m in re.finditer(r"^\s*(\S+): (survived|no tests)", out, re.M))
 
 
 def mutate(name: str, jobs: int, commit: str | None) -> dict[str, Any]:
