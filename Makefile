@@ -62,15 +62,13 @@ check-install: $(VENV)/.dev-installed
 unit: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)
 
-<<<<<<< HEAD
 # The fuzz suite with many more examples than `make test`, drawn afresh each run.
 fuzz: $(VENV)/.dev-installed
 	TTSQUEUE_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 tests/hostile/test_fuzz.py $(PYTEST_ARGS)
-=======
+
 # Mutation testing, one module at a time with its own tests, at the lowest priority.
 mutate: $(VENV)/.dev-installed
 	$(BIN)/python tools/mutate.py $(MODULES)
->>>>>>> 49cd923 (make mutate: mutmut 3 on each promise-carrying module with its own tests, scores to docs/mutation.md)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench all
