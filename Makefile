@@ -7,8 +7,8 @@ PIP    := $(BIN)/python -m pip
 export TTSQUEUE_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TTSQUEUE_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint unit fuzz check-install test-ts openapi bench bench-queue bench-tts \
-	bench-api bench-quick clean
+.PHONY: run test lint unit fuzz check-install test-ts openapi mutate bench bench-queue \
+	bench-tts bench-api bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,8 @@ run: $(VENV)/.run-installed
 	$(BIN)/ttsqueue up --demo $(RUN_ARGS)
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests bench .ci
-	$(BIN)/ruff format --check src tests bench .ci
+	$(BIN)/ruff check src tests bench .ci tools
+	$(BIN)/ruff format --check src tests bench .ci tools
 	$(BIN)/mypy
 
 # .ci/run (CI) runs exactly this, after starting PostgreSQL and Redis.
@@ -65,6 +65,10 @@ unit: $(VENV)/.dev-installed
 # The fuzz suite with many more examples than `make test`, drawn afresh each run.
 fuzz: $(VENV)/.dev-installed
 	TTSQUEUE_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 tests/hostile/test_fuzz.py $(PYTEST_ARGS)
+
+# Mutation testing, one module at a time with its own tests, at the lowest priority.
+mutate: $(VENV)/.dev-installed
+	$(BIN)/python tools/mutate.py $(MODULES)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench all

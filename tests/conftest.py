@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import pytest
 
+from tests.skips import CAPABILITY, under_ci
 from tests.stores import STORES
 from ttsqueue.backends import Backend, BackendOptions
 
@@ -28,3 +29,18 @@ async def backend(
     module = importlib.import_module(f"tests.stores.{store_name}")
     async with module.store(tmp_path, backend_options) as b:
         yield b
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    """Under CI the only skip allowed is a declared capability (see tests/skips.py)."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (under_ci() and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+    if not reason.removeprefix("Skipped: ").startswith(CAPABILITY):
+        report.outcome = "failed"
+        report.longrepr = f"a skip under CI that is not a declared capability: {reason}"

@@ -228,6 +228,14 @@ class Worker:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     def _start(self, task: ClaimedTask, claim_window: tuple[float, float] = (0.0, 0.0)) -> None:
+        log.info(
+            "task %s claimed: job %s, %s, attempt %d, token %d",
+            task.lease.task_id,
+            task.job_id,
+            f"chapter {task.index + 1}" if task.kind is TaskKind.SYNTHESIZE else "book",
+            task.attempt,
+            task.lease.token,
+        )
         item = InFlight(claimed=task, lease=task.lease, claimed_during=claim_window)
         self._inflight[task.lease.task_id] = item
         item.runner = asyncio.create_task(self._run_task(item), name=task.lease.task_id)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import av
@@ -8,6 +9,7 @@ import pytest
 from mutagen import id3, mp4
 
 from tests.audio.pcm import sine
+from ttsqueue.audio import splice
 from ttsqueue.audio.assemble import (
     AssembledBook,
     BookMeta,
@@ -16,6 +18,7 @@ from ttsqueue.audio.assemble import (
     read_chapters,
 )
 from ttsqueue.audio.encode import CHAPTER_FORMAT, encode, probe_duration
+from ttsqueue.audio.mp4box import Unsupported
 
 RATE = 22050
 LENGTHS = (1.0, 1.7, 0.6)
@@ -35,6 +38,7 @@ def make_chapters(tmp_path: Path, fmt: str) -> list[ChapterAudio]:
 
 
 def starts_of(chapters: list[ChapterAudio]) -> list[float]:
+    """Chapter starts from the durations the encoder reported."""
     starts, cursor = [], 0.0
     for chapter in chapters:
         starts.append(cursor)
@@ -48,11 +52,18 @@ def decoded_seconds(path: Path) -> float:
         return sum(f.samples for f in container.decode(stream)) / stream.rate
 
 
+def decoded_starts(chapters: list[ChapterAudio]) -> list[float]:
+    """Where each chapter begins, from the samples a decoder gets out of each chapter
+    file (not from the durations the encoder reported)."""
+    lengths = [decoded_seconds(c.path) for c in chapters]
+    return [sum(lengths[:k]) for k in range(len(lengths))]
+
+
 def check_book(book: AssembledBook, chapters: list[ChapterAudio], path: Path) -> None:
     total = sum(c.duration_s for c in chapters)
-    expected = starts_of(chapters)
+    expected = decoded_starts(chapters)
     assert [title for title, _ in book.chapters] == MARKER_TITLES
-    assert [start for _, start in book.chapters] == pytest.approx(expected, abs=0.05)
+    assert [start for _, start in book.chapters] == pytest.approx(expected, abs=0.001)
     assert book.duration_s == pytest.approx(total, rel=0.01)
     assert probe_duration(path) == pytest.approx(total, rel=0.01)
     assert decoded_seconds(path) == pytest.approx(total, rel=0.01)
@@ -68,7 +79,7 @@ def test_book_has_a_marker_at_each_chapter_start(tmp_path: Path, fmt: str) -> No
     check_book(book, chapters, out)
     markers = read_chapters(out)
     assert [title for title, _ in markers] == MARKER_TITLES
-    assert [start for _, start in markers] == pytest.approx(starts_of(chapters), abs=0.05)
+    assert [start for _, start in markers] == pytest.approx(decoded_starts(chapters), abs=0.001)
 
 
 def test_m4b_is_a_remuxed_audiobook_with_tags_and_cover(tmp_path: Path) -> None:
@@ -174,3 +185,105 @@ def test_rejects_an_empty_book_and_unknown_formats(tmp_path: Path) -> None:
         assemble([], "m4b", tmp_path / "x", META)
     with pytest.raises(ValueError, match="unknown audio format"):
         assemble(make_chapters(tmp_path, "wav"), "aiff", tmp_path / "x", META)
+
+
+def aac_frames(path: Path) -> list[int]:
+    """The pts of every AAC frame in ``path``, read by demuxing (no decoder, no encoder)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return [p.pts for p in container.demux(stream) if p.size and p.pts is not None]
+
+
+def marker_starts(path: Path) -> tuple[list[float], list[float]]:
+    """Chapter starts as mutagen reads them (Nero ``chpl``) and as FFmpeg does."""
+    nero = mp4.MP4(str(path)).chapters
+    assert nero is not None
+    with av.open(str(path)) as container:
+        ffmpeg = [float(c["start"] * c["time_base"]) for c in container.chapters()]
+    return [c.start for c in nero], ffmpeg
+
+
+def refuse_to_splice(path: Path) -> splice.Source:
+    raise Unsupported("the muxing path")
+
+
+@pytest.mark.parametrize("how", ["splice", "mux"])
+@pytest.mark.parametrize("fmt", ["m4b", "m4a"])
+def test_m4b_markers_sit_on_the_frames_where_chapters_begin(
+    tmp_path: Path, fmt: str, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if how == "mux":
+        monkeypatch.setattr(splice, "read_source", refuse_to_splice)
+    # Lengths that are no whole number of AAC frames, so rounding shows.
+    lengths = (0.73, 2.31, 0.05, 1.19)
+    chapters = []
+    for index, seconds in enumerate(lengths):
+        path = tmp_path / f"{index}.m4a"
+        encode(sine(seconds, RATE, 300 + 50 * index), RATE, "m4a", path)
+        chapters.append(ChapterAudio(path, f"Part {index + 1}", probe_duration(path)))
+    out = tmp_path / f"book.{fmt}"
+    assemble(chapters, fmt, out, META)
+
+    # Where each chapter begins, from the frames each chapter file holds ...
+    counts = [len(aac_frames(c.path)) for c in chapters]
+    expected = [sum(counts[:k]) * 1024 / RATE for k in range(len(counts))]
+    # ... and the book holds exactly those frames, back to back.
+    book_frames = aac_frames(out)
+    assert len(book_frames) == sum(counts)
+    with av.open(str(out)) as container:
+        time_base = container.streams.audio[0].time_base
+    starts_in_book = [float(book_frames[sum(counts[:k])] * time_base) for k in range(len(counts))]
+    assert starts_in_book == pytest.approx(expected, abs=0.001)
+    nero, ffmpeg = marker_starts(out)
+    assert nero == pytest.approx(expected, abs=0.001)
+    assert ffmpeg == pytest.approx(expected, abs=0.001)
+    # each chapter ends where the next begins, the last where the audio ends
+    with av.open(str(out)) as container:
+        marks = container.chapters()
+        ends = [float(c["end"] * c["time_base"]) for c in marks]
+        titles = [c["metadata"].get("title") for c in marks]
+    assert ends == pytest.approx([*expected[1:], sum(counts) * 1024 / RATE], abs=0.001)
+    assert titles == [c.title for c in chapters]
+
+
+def write_wav(path: Path, seconds: float, rate: int, channels: int = 1, width: int = 2) -> None:
+    """A tone written with the standard library, at any layout."""
+    mono = sine(seconds, rate, 330)
+    if width == 1:  # 8-bit WAV is unsigned
+        mono = bytes((int.from_bytes(mono[i : i + 2], "little", signed=True) >> 8) + 128 & 0xFF
+                     for i in range(0, len(mono), 2))  # fmt: skip
+    frames = b"".join(
+        mono[i : i + width] * channels for i in range(0, len(mono), width)
+    )  # fmt: skip
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        out.writeframes(frames)
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "flac"])
+def test_chapters_of_mixed_layouts_are_resampled_to_the_first(tmp_path: Path, fmt: str) -> None:
+    # (seconds, rate, channels, sample width): unlike layouts, so nothing can be copied
+    layouts = [(0.8, 22050, 1, 2), (0.5, 16000, 2, 2), (0.3, 44100, 1, 1)]
+    chapters = []
+    for i, (seconds, rate, channels, width) in enumerate(layouts):
+        path = tmp_path / f"{i}.wav"
+        write_wav(path, seconds, rate, channels, width)
+        chapters.append(ChapterAudio(path, f"Part {i + 1}", seconds))
+    out = tmp_path / f"book.{fmt}"
+    book = assemble(chapters, fmt, out, META)
+
+    lengths = [seconds for seconds, *_ in layouts]
+    expected = [sum(lengths[:k]) for k in range(len(lengths))]
+    assert [s for _, s in book.chapters] == pytest.approx(expected, abs=0.002)
+    assert book.duration_s == pytest.approx(sum(lengths), abs=0.005)
+    with av.open(str(out)) as container:
+        stream = container.streams.audio[0]
+        assert stream.channels == 1
+        assert stream.rate == 22050  # the first chapter's
+    assert decoded_seconds(out) == pytest.approx(sum(lengths), abs=0.06)  # codec padding
+    if fmt == "wav":
+        with wave.open(str(out), "rb") as result:
+            assert (result.getnchannels(), result.getsampwidth()) == (1, 2)
+            assert result.getnframes() == pytest.approx(sum(lengths) * 22050, abs=110)

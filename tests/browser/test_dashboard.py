@@ -6,6 +6,7 @@ browser skips the test locally and fails it under CI.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.skips import need
 
 pytestmark = pytest.mark.slow
 
@@ -33,14 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def need(ok: bool, reason: str) -> None:
-    if ok:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"required for the browser test under CI: {reason}")
-    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -138,6 +133,32 @@ def server(tmp_path: Path) -> Iterator[Server]:
         s.stop()
 
 
+LIVE_MS = 5_000  # a live update reaches the page this soon, or it is not live
+NO_BACKSTOP_POLLING = """
+window.backstopPollsBlocked = 0;
+const realSetInterval = window.setInterval;
+window.setInterval = (fn, ms, ...args) => {
+  if (ms >= 10000) { window.backstopPollsBlocked += 1; return 0; }
+  return realSetInterval(fn, ms, ...args);
+};
+"""
+
+
+def wait_for_status(server: Server, token: str, job_id: str, status: str, timeout: float) -> float:
+    """Poll the API (not the page) until the job has ``status``; when it was first seen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = httpx.get(
+            f"{server.url}/v1/jobs/{job_id}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        if r.json()["status"] == status:
+            return time.monotonic()
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not reach {status} in {timeout}s")
+
+
 def submit(server: Server, token: str, title: str) -> str:
     body: dict[str, Any] = {
         "title": title,
@@ -171,6 +192,16 @@ def test_dashboard_follows_jobs_live_and_cancels(server: Server) -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            # Polling out of the picture: the page's periodic backstop refresh never
+            # runs, so whatever changes on screen came by the WebSocket.
+            page.add_init_script(NO_BACKSTOP_POLLING)
+            frames: list[dict[str, Any]] = []
+
+            def on_socket(ws: Any) -> None:
+                if "/v1/ws" in ws.url:
+                    ws.on("framereceived", lambda payload: frames.append(json.loads(payload)))
+
+            page.on("websocket", on_socket)
             page.goto(f"{server.url}/dashboard")
 
             # a non-admin token is refused at the door
@@ -197,9 +228,16 @@ def test_dashboard_follows_jobs_live_and_cancels(server: Server) -> None:
             expect(page.locator("#job-cancel")).to_be_disabled()
             expect(page.locator("#timeline")).to_contain_text("job.cancelled")
 
-            # a worker starts: the other job goes to completed with no reload
+            # a worker starts: the other job goes to completed with no reload, within
+            # seconds of the store recording it, and its events came over the WebSocket
             server.start("worker", "--concurrency", "1")
-            expect(row).to_have_attribute("data-status", "completed", timeout=90_000)
+            completed_at = wait_for_status(server, reader, keep, "completed", timeout=90)
+            expect(row).to_have_attribute("data-status", "completed", timeout=LIVE_MS)
+            assert time.monotonic() - completed_at < LIVE_MS / 1000
+            received = [(f["job_id"], f["type"]) for f in frames]
+            assert (keep, "job.completed") in received
+            assert (doomed, "job.cancelled") in received
+            assert page.evaluate("window.backstopPollsBlocked") >= 1
             expect(page.locator("#workers-count")).to_have_text("1", timeout=15_000)
             expect(page.locator('.tile[data-status="completed"] b')).to_have_text("1")
 

@@ -126,8 +126,19 @@ async def test_garbage_collection_removes_what_belongs_to_no_job(
     ]
 
 
-async def test_wait_for_work_times_out_quietly(backend: Backend) -> None:
-    await backend.wait_for_work(0.1)
+async def test_wait_for_work_really_waits_when_nothing_happens(backend: Backend) -> None:
+    # An idle worker must sleep until work comes or the timeout ends, not spin.
+    await backend.wait_for_work(0.05)  # any listener is set up by now
+    for timeout in (0.1, 0.4):
+        start = time.monotonic()
+        await backend.wait_for_work(timeout)
+        assert time.monotonic() - start >= timeout - 0.02
+    waiter = asyncio.create_task(backend.wait_for_work(60))
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=0.5)
+        assert not done, "wait_for_work returned with no work in the store"
+    finally:
+        waiter.cancel()
 
 
 async def wakes_on(backend: Backend, make_work: Callable[[], Awaitable[None]]) -> None:
@@ -144,9 +155,7 @@ async def wakes_on(backend: Backend, make_work: Callable[[], Awaitable[None]]) -
 
 
 async def test_wait_for_work_wakes_on_enqueue_and_release(backend: Backend) -> None:
-    if not backend.capabilities.push_wakeups:
-        pytest.skip("this store only polls")
-
+    # Every store wakes a waiter on new work: by a push where it can, else by polling.
     async def enqueue() -> None:
         await add(backend, book("alice", 1))
 

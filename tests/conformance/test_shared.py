@@ -20,6 +20,7 @@ from tests.conformance.helpers import (
     stop,
     subscribed,
 )
+from tests.skips import unsupported
 from ttsqueue.backends import Backend, BackendOptions, open_backend
 from ttsqueue.backends.base import Completion
 from ttsqueue.models import ClaimedTask, Event, EventType, JobStatus
@@ -32,8 +33,7 @@ NO_STARVATION = pytest.mark.parametrize(
 @pytest.fixture
 async def sibling(backend: Backend, backend_options: BackendOptions) -> AsyncIterator[Backend]:
     """A second, independent instance opened on the same store as ``backend``."""
-    if not backend.capabilities.shared:
-        pytest.skip("this store lives in one process")
+    unsupported(backend, "shared")
     async with open_backend(backend.url, backend_options) as other:
         yield other
 
@@ -118,8 +118,7 @@ async def test_events_reach_a_subscriber_on_another_instance(
 
 
 async def test_enqueue_elsewhere_wakes_a_waiting_worker(backend: Backend, sibling: Backend) -> None:
-    if not backend.capabilities.push_wakeups:
-        pytest.skip("this store only polls")
+    # Every store wakes a waiter on new work: by a push where it can, else by polling.
     waiter = asyncio.create_task(sibling.wait_for_work(60))
     try:
         end = time.monotonic() + 20

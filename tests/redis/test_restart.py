@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conformance.helpers import add, book, claim, poll, run_job
+from tests.skips import need_program
 from ttsqueue.backends import BackendOptions, open_backend
 from ttsqueue.backends.base import StoreUnavailable
 from ttsqueue.backends.redis import RedisBackend
@@ -61,8 +61,7 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+    need_program("redis-server")
     srv = Server(tmp_path)
     srv.start()
     yield srv

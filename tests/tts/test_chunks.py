@@ -171,3 +171,97 @@ def test_no_text_lost_in_a_real_looking_chapter() -> None:
         assert_nothing_lost(normalize(text), result, max_chars)
         assert result[0] == Chunk("CHAPTER one.", 250)
         assert result[1] == Chunk("The Period", 600)
+
+
+_PLAIN = (
+    "the a river boat walked quietly under old bridges while children laughed and "
+    "someone somewhere sang about rain wind stones evening lanterns harbour"
+).split()
+
+
+def plain_book(rng: random.Random, paragraphs: int) -> str:
+    """Text the normaliser has no reason to touch: plain words, commas and full stops."""
+    out = []
+    for _ in range(paragraphs):
+        sentences = []
+        for _ in range(rng.randint(1, 8)):
+            words = [rng.choice(_PLAIN) for _ in range(rng.randint(1, 30))]
+            if len(words) > 3 and rng.random() < 0.5:
+                words[1] += ","
+            sentences.append(" ".join(words).capitalize() + rng.choice([".", "!", "?"]))
+        out.append(" ".join(sentences))
+    return "\n\n".join(out)
+
+
+def spoken_words(text: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[A-Za-z]+", text)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_every_word_of_the_input_reaches_the_engine_in_order(seed: int) -> None:
+    # Checked against the input itself, not against what the normaliser made of it: a
+    # normaliser that drops or reorders text fails here even when the splitter is right.
+    rng = random.Random(seed)
+    text = plain_book(rng, rng.randint(1, 60))
+    max_chars = rng.choice([40, 120, 400, 1000])
+    result = prepare_chunks(text, Voice(), FakeEngine(max_chars))
+    assert [w for c in result for w in spoken_words(c.text)] == spoken_words(text)
+    assert sum(c.pause_after_ms == 600 for c in result) == text.count("\n\n") + 1
+
+
+def test_the_last_paragraph_of_a_long_book_is_read() -> None:
+    paragraphs = [f"Paragraph {'one two three'.split()[i % 3]} ends here." for i in range(400)]
+    paragraphs[-1] = "And the harbour lanterns went out."
+    text = "\n\n".join(paragraphs)
+    result = prepare_chunks(text, Voice(), FakeEngine(300))
+    assert result[-1].text == "And the harbour lanterns went out."
+    assert len(result) == 400
+
+
+@pytest.mark.parametrize(
+    ("text", "max_chars", "expected"),
+    [
+        # words are packed while the chunk, with the space between, fits exactly
+        ("one two three four five.", 13, [Chunk("one two three", 0), Chunk("four five.", 600)]),
+        # a sentence exactly as long as the limit stays whole, and ends as a sentence
+        ("Yes, indeed.", 12, [Chunk("Yes, indeed.", 600)]),
+        ("One. Two.", 4, [Chunk("One.", 250), Chunk("Two.", 600)]),
+        # a clause exactly as long as the limit stays whole
+        ("ab cd, ef gh.", 6, [Chunk("ab cd,", 83), Chunk("ef gh.", 600)]),
+        # a clause cut at words still ends with a clause pause
+        (
+            "aaaa bbbb cccc, dd.",
+            9,
+            [Chunk("aaaa bbbb", 0), Chunk("cccc,", 83), Chunk("dd.", 600)],
+        ),
+    ],
+)
+def test_chunks_fill_up_to_the_limit_exactly(
+    text: str, max_chars: int, expected: list[Chunk]
+) -> None:
+    assert chunks(text, max_chars=max_chars) == expected
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "sentences"),
+    [
+        ("It ended. (Then more.) Fine.", ["It ended.", "(Then more.)", "Fine."]),
+        ('He left. "Why?" she asked.', ["He left.", '"Why?" she asked.']),
+        ('"Go." He went.', ['"Go."', "He went."]),
+        ("See (Dr. Smith) now.", ["See (Dr. Smith) now."]),
+        ("He met (Mr. Jones) there. Then left.", ["He met (Mr. Jones) there.", "Then left."]),
+        ("A short line\nThen another", ["A short line", "Then another"]),
+        ("A short line\nand it goes on", ["A short line and it goes on"]),
+        ("Total\n42 apples", ["Total", "42 apples"]),
+        ("Total\n4 apples", ["Total", "4 apples"]),
+        ("Total\n4", ["Total", "4"]),
+        ('Chapter One\n"Hello," she said.', ["Chapter One", '"Hello," she said.']),
+        ("Title\nit goes on\nEnd", ["Title it goes on", "End"]),
+        ("x" * 50 + "\nNext", ["x" * 50, "Next"]),
+        ("x" * 51 + "\nNext", ["x" * 51 + " Next"]),
+        ('He left. "why," she asked.', ['He left. "why," she asked.']),
+        ('It ended. "', ["It ended.", '"']),
+    ],
+)
+def test_sentence_ends_around_quotes_and_brackets(paragraph: str, sentences: list[str]) -> None:
+    assert split_sentences(paragraph) == sentences

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("numpy")
-onnx = pytest.importorskip("onnx")
+from tests.skips import need_module
+
+need_module("onnxruntime")
+need_module("numpy")
+onnx = need_module("onnx")
 
 from onnx import TensorProto, helper  # noqa: E402
 

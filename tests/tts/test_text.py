@@ -19,7 +19,7 @@ from ttsqueue.tts.text import normalize
         ("He lived on Baker St. Then he moved.", "He lived on Baker Street. Then he moved."),
         ("Fruit, e.g. apples, i.e. food.", "Fruit, for example apples, that is food."),
         ("Cats vs. dogs", "Cats versus dogs"),
-        ("Pens, pencils, etc. are here.", "Pens, pencils, et cetera. are here."),
+        ("Pens, pencils, etc. are here.", "Pens, pencils, et cetera are here."),
         ("See p. 12 and No. 5.", "See page twelve and number five."),
         ("John Smith Jr. was late.", "John Smith Junior was late."),
         ("At 9 a.m. we ate.", "At nine AM we ate."),
@@ -30,13 +30,13 @@ from ttsqueue.tts.text import normalize
             "Only $1 or $0.99 or $2.5",
             "Only one dollar or ninety-nine cents or two dollars and fifty cents",
         ),
-        ("A £20 note and €1.01", "A twenty pounds note and one euro and one cent"),
+        ("A £20 note and €1.01", "A twenty pound note and one euro and one cent"),
         (
             "He owes $1,234,567.",
             "He owes one million two hundred thirty-four thousand "
             "five hundred sixty-seven dollars.",
         ),
-        ("A $3.5 million deal", "A three point five million dollars deal"),
+        ("A $3.5 million deal", "A three point five million dollar deal"),
         # numbers
         ("1,234 people", "one thousand two hundred thirty-four people"),
         (
@@ -145,3 +145,16 @@ def test_other_languages_keep_their_numbers() -> None:
     assert normalize(text, "de") == "Dr. M\u00fcller zahlte $3.50 am 5. Mai 1984. Kapitel IV\n\n12"
     assert normalize("1984", "en-gb") == "nineteen eighty-four"
     assert normalize("1984", None) == "nineteen eighty-four"
+
+
+@pytest.mark.parametrize("text", ["2020-13-01", "2020-01-32", "13/13/2020", "0/12/2020"])
+def test_what_is_not_a_date_is_not_read_as_one(text: str) -> None:
+    spoken = normalize(text)
+    assert not any(month in spoken for month in ("January", "December", "Thirteen"))
+    assert not any(ch.isdigit() for ch in spoken)
+
+
+def test_a_fragment_between_markup_keeps_its_edges_and_collapses_the_rest() -> None:
+    assert normalize("  Hello \n\n world  ,  ok ", fragment=True) == " Hello world, ok "
+    assert normalize("Dr. Smith  said  hi .", fragment=True) == "Doctor Smith said hi."
+    assert normalize("a\tb", fragment=True) == "a b"

@@ -2112,7 +2112,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description the event's seq */
+                        id: string;
+                        /** @description the event's type */
+                        event: string;
+                        /** @description an EventPublic as JSON */
+                        data: string;
+                    };
                 };
             };
             /** @description Missing or invalid credentials */

@@ -74,7 +74,8 @@ _LATIN_WORDS = {
     "e.g": "for example", "i.e": "that is", "cf": "compare", "viz": "namely",
     "vs": "versus", "approx": "approximately",
 }  # fmt: skip
-_ETC = re.compile(r"\betc\.", re.IGNORECASE)
+# "etc." keeps its full stop only where it ends a sentence: the engine pauses there.
+_ETC = re.compile(r"\b(?:etc|Etc|ETC)\.(?=(\s+[A-Z]|\s*$)?)", re.MULTILINE)
 _NUMBER_ABBREV = re.compile(r"\b(No|Nos|no|nos|pp|p|ca|c)\.(?=\s?\d)")
 _NUMBER_ABBREV_WORDS = {
     "no": "number",
@@ -110,8 +111,10 @@ _CURRENCIES = {
     "€": ("euro", "euros", "cent", "cents"),
 }
 _SCALE = r"thousand|million|billion|trillion"
+# "a $5 bill": after "a"/"an" a whole amount describes the noun that follows, read in
+# the singular ("a five dollar bill", "a three million dollar deal").
 _MONEY = re.compile(
-    rf"([$£€])\s?(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.(\d{{1,2}}))?(?!\d)(?:\s+({_SCALE})\b)?"
+    rf"(\b[Aa]n?\s+)?([$£€])\s?(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.(\d{{1,2}}))?(?!\d)(?:\s+({_SCALE})\b)?"
 )
 _PERCENT = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)\s?(?:%|percent\b|per cent\b)")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -132,11 +135,14 @@ _INTEGER = re.compile(r"(?<![\w.,])(\d+)(?!\w|[.,]\d)")
 
 
 def _money(m: re.Match[str]) -> str:
-    one, many, sub_one, sub_many = _CURRENCIES[m.group(1)]
-    whole, cents, scale = m.group(2), m.group(3), m.group(4)
+    article = m.group(1) or ""
+    one, many, sub_one, sub_many = _CURRENCIES[m.group(2)]
+    whole, cents, scale = m.group(3), m.group(4), m.group(5)
     if scale:
         amount = numbers.cardinal_of(whole) + (f" point {numbers.digits(cents)}" if cents else "")
-        return f"{amount} {scale} {many}"
+        return f"{article}{amount} {scale} {one if article else many}"
+    if article and not cents:
+        return f"{article}{numbers.cardinal_of(whole)} {one}"
     cent_value = int(cents.ljust(2, "0")) if cents else 0
     whole_value = numbers.value(whole)
     parts = []
@@ -144,7 +150,7 @@ def _money(m: re.Match[str]) -> str:
         parts.append(f"{numbers.cardinal_of(whole)} {one if whole_value == 1 else many}")
     if cent_value:
         parts.append(f"{numbers.cardinal(cent_value)} {sub_one if cent_value == 1 else sub_many}")
-    return " and ".join(parts)
+    return article + " and ".join(parts)
 
 
 def _number_words(text: str) -> str:
@@ -230,7 +236,7 @@ _ENGLISH_RULES: tuple[_Rule, ...] = (
     (_TITLE, _title),
     (_SUFFIX, lambda m: m.group(1) + _SUFFIXES[m.group(2)]),
     (_LATIN, lambda m: _LATIN_WORDS[m.group(1).lower()]),
-    (_ETC, lambda m: "et cetera."),
+    (_ETC, lambda m: "et cetera." if m.group(1) is not None else "et cetera"),
     (_NUMBER_ABBREV, lambda m: _NUMBER_ABBREV_WORDS[m.group(1).lower()]),
     (_CLOCK_GLUED, lambda m: f"{m.group(1)} {m.group(2).upper()}M"),
     (_CLOCK, _clock),
@@ -243,10 +249,10 @@ _ENGLISH_RULES: tuple[_Rule, ...] = (
     (_TIME, _time),
     (_DECADE, _decade),
     (_ORDINAL, lambda m: numbers.ordinal_of(m.group(1))),
+    (_NEGATIVE, lambda m: "minus "),  # before the numbers it signs are read as words
     (_GROUPED, lambda m: _number_words(m.group(1) + (f".{m.group(2)}" if m.group(2) else ""))),
     (_DECIMAL, lambda m: _number_words(m.group(0))),
     (_YEAR, lambda m: numbers.year(int(m.group(1)))),
-    (_NEGATIVE, lambda m: "minus "),
     (_RANGE, lambda m: " to "),
     (_INTEGER, _integer),
 )

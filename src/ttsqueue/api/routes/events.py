@@ -29,6 +29,22 @@ HISTORY_PAGE = 1000
 MAX_SEQ = 2**53
 
 
+# One Server-Sent Event of the stream (OpenAPI before 3.2 describes each event so).
+SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the event's seq"},
+        "event": {"type": "string", "description": "the event's type"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "an EventPublic as JSON",
+        },
+    },
+    "required": ["id", "event", "data"],
+}
+
+
 def sse_frame(event: Event) -> bytes:
     data = present.event(event).model_dump_json()
     return f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()
@@ -115,7 +131,7 @@ async def job_events(queue: Queue, user: User, job_id: str, after: int) -> Async
             "description": "Server-Sent Events: `id` is the event's sequence number, `event` "
             "its type, `data` an EventPublic as JSON. Ends after job.completed, "
             "job.failed or job.cancelled.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
         },
         **responses(401, 404, 422),
     },
