@@ -1,4 +1,5 @@
-"""Reading books: plain text, Markdown and EPUB files into titled chapters."""
+"""Reading books: plain text (Project Gutenberg's included), Markdown and EPUB files into
+titled chapters."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import PurePath
 
 from .epub import parse_epub as _parse_epub
 from .model import Book, BookError
+from .plaintext import decode_text
 from .text import parse_text
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "Book",
     "BookError",
     "check_text_size",
+    "decode_text",
     "parse_book",
     "parse_epub",
     "parse_text",
@@ -43,7 +46,8 @@ def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> B
     """Read an uploaded book by its extension (.txt, .md/.markdown, .epub).
 
     Raises :class:`BookError` (a ``ValueError``) with a message fit for the user for an
-    unknown file type, text that is not UTF-8, a book with no text, a broken EPUB, or a
+    unknown file type, text whose encoding cannot be read (see
+    :func:`~ttsqueue.books.plaintext.decode_text`), a book with no text, a broken EPUB, or a
     book that cannot hold at most ``max_chars`` characters (found before or while it is
     parsed, never after).
     """
@@ -52,7 +56,7 @@ def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> B
     if suffix == ".epub":
         book = parse_epub(data, max_chars=max_chars)
     elif suffix in (".txt", ".md", ".markdown"):
-        text = _decode(data)
+        text = decode_text(data)
         check_text_size(text, max_chars)
         book = parse_text(text, markdown=suffix != ".txt", default_title=path.stem)
     else:
@@ -61,18 +65,3 @@ def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> B
     if not book.title:
         book.title = path.stem
     return book
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise BookError("the text file is not valid UTF-16") from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BookError(
-            f"the text file is not UTF-8 (invalid byte at position {exc.start}); "
-            "save it as UTF-8 and upload it again"
-        ) from exc
