@@ -214,3 +214,8 @@ def test_prose_lines_that_look_like_headings_do_not_split() -> None:
 def test_hard_wrapped_lines_join_and_indented_lines_keep_their_breaks() -> None:
     lines = ["one", "two", "", "three", "  verse a", "  verse b", "", "", "four"]
     assert join_wrapped(lines) == ["one two", "", "three", "verse a", "verse b", "", "", "four"]
+
+
+def test_nul_bytes_that_are_not_utf16_fall_back_to_a_single_byte_reading() -> None:
+    data = "ab".encode("utf-16-le") + b"\x00\xd8"  # a lone surrogate: not UTF-16
+    assert decode_text(data) == "a\x00b\x00\x00\u00d8"

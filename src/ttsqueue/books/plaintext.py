@@ -61,10 +61,16 @@ def decode_text(data: bytes, charset: str | None = None) -> str:
         pass
     head = data[:_SNIFF]
     if len(head) >= 4 and len(data) % 2 == 0:
+        guess = None
         if head[1::2].count(0) == len(head) // 2:
-            return _strict(data, "utf-16-le", "UTF-16")
-        if head[0::2].count(0) == len(head) // 2:
-            return _strict(data, "utf-16-be", "UTF-16")
+            guess = "utf-16-le"
+        elif head[0::2].count(0) == len(head) // 2:
+            guess = "utf-16-be"
+        if guess:
+            try:
+                return data.decode(guess)
+            except UnicodeDecodeError:
+                pass  # not UTF-16 after all
     return _single_byte(data)
 
 
