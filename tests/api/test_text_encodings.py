@@ -60,3 +60,26 @@ async def test_text_that_cannot_be_decoded_is_a_422_naming_where(
     detail = r.json()["detail"][0]
     assert detail["loc"] == loc
     assert message in detail["msg"]
+
+
+async def test_an_html_body_and_upload_become_chapters(client: httpx.AsyncClient) -> None:
+    from tests.books.test_webpage import PAGE
+
+    data = PAGE.encode("cp1252")
+    r = await client.post("/v1/jobs", content=data, headers={**ALICE, "Content-Type": "text/html"})
+    assert r.status_code == 201, r.text
+    assert r.json()["title"] == "The Clock"
+    assert [c["title"] for c in r.json()["chapters"]] == ["", "One", "Two"]
+    r = await client.post(
+        "/v1/jobs", files={"file": ("clock.html", data, "text/html")}, headers=ALICE
+    )
+    assert r.status_code == 201, r.text
+    assert [c["title"] for c in r.json()["chapters"]] == ["", "One", "Two"]
+    r = await client.post(
+        "/v1/jobs",
+        content=b"<nav>menu only</nav>",
+        headers={**ALICE, "Content-Type": "text/html; charset=utf-8"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body"]
+    assert "no text" in r.json()["detail"][0]["msg"]

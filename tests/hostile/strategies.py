@@ -32,6 +32,8 @@ WORDS = [
     "BOOK ONE", "PART II", "Book the First", "IV.", "I", "Title: ", "Author: ",
     "*** START OF THE PROJECT GUTENBERG EBOOK X ***", "*** END OF THIS PROJECT GUTENBERG EBOOK",
     "The Project Gutenberg EBook of ", ", by ", "Produced by", "  ",
+    "<h1>", "</h1>", "<h2>", "</h2>", "<nav>", "</nav>", "<header>", "<article>", "<title>",
+    "<div role='navigation'>", "<meta charset='utf-16'>",
 ]  # fmt: skip
 
 pieces = st.one_of(

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.hostile import strategies as s
 from tests.hostile.door import Door
-from ttsqueue.books import BookError, decode_text, parse_epub, parse_text
+from ttsqueue.books import BookError, decode_text, parse_epub, parse_html, parse_text
 from ttsqueue.models import Voice
 from ttsqueue.tts import prepare_chunks
 from ttsqueue.tts.noop import NoopEngine
@@ -65,6 +65,8 @@ def test_text_and_markdown_door(tmp_path: Path) -> None:
                     "text/plain; charset=utf-16",
                     "text/plain; charset=rot13",
                     "text/plain; charset=nonsense",
+                    "text/html",
+                    "text/html; charset=utf-16",
                 ]
             ),
             s.queries,
@@ -131,6 +133,15 @@ def test_the_decoder_answers_text_or_a_book_error(data: bytes, charset: str | No
     assert isinstance(text, str)
     if charset is None and data.isascii():
         assert text == data.decode("ascii") or data.count(0) > 0
+
+
+@given(st.one_of(s.text_bodies, s.prose(max_pieces=60).map(str.encode)))
+def test_the_page_reader_answers_a_book_or_a_book_error(data: bytes) -> None:
+    try:
+        book = parse_html(data)
+    except BookError:
+        return
+    assert book.chapters and all(c.text.strip() for c in book.chapters)
 
 
 @given(s.chapter_text, st.sampled_from(["en", "de", None]))

@@ -1663,6 +1663,7 @@ export interface operations {
                 "application/json": components["schemas"]["JobCreate"];
                 "text/plain": string;
                 "text/markdown": string;
+                "text/html": string;
                 "multipart/form-data": {
                     /** Format: binary */
                     file: string;

@@ -7,8 +7,10 @@
   headings; title, voice, format and the rest come from query parameters. The text is
   read in the declared ``charset``, else its encoding is found (BOM, UTF-8, UTF-16,
   Windows-1252); a Project Gutenberg header and licence are left out;
+* ``text/html`` — a web page, split into chapters at its headings, its navigation,
+  header, footer, asides and scripts left out;
 * ``multipart/form-data`` — a book file in the part named ``file`` (``.txt``, ``.md``,
-  ``.epub``), with the same query parameters.
+  ``.epub``, ``.html``), with the same query parameters.
 
 The cheap refusals come first (credentials, the rate limit and the active-jobs cap, in
 the route), then the body is read, and every parse — JSON, text, Markdown, EPUB and the
@@ -37,7 +39,14 @@ from ttsqueue.api.schemas import (
     Title,
     VoiceIn,
 )
-from ttsqueue.books import BookError, check_text_size, decode_text, parse_book, parse_text
+from ttsqueue.books import (
+    BookError,
+    check_text_size,
+    decode_text,
+    parse_book,
+    parse_html,
+    parse_text,
+)
 from ttsqueue.books.plaintext import CharsetError
 from ttsqueue.models import Chapter, Voice
 from ttsqueue.queue import MAX_KEY_CHARS, BookRequest, Queue
@@ -45,7 +54,7 @@ from ttsqueue.settings import Settings
 from ttsqueue.tts.base import MAX_PITCH, MAX_SPEED, MIN_PITCH, MIN_SPEED
 
 JSON_TYPES = ("application/json",)
-TEXT_TYPES = ("text/plain", "text/markdown")
+TEXT_TYPES = ("text/plain", "text/markdown", "text/html")
 MULTIPART = "multipart/form-data"
 
 
@@ -188,6 +197,18 @@ def from_text(
     return _from_query(q, book.chapters, book.title, book.author, settings)
 
 
+def from_html(body: bytes, q: SubmitQuery, settings: Settings, declared: str | None) -> BookRequest:
+    """A ``text/html`` body: a web page, chapters at its headings."""
+    try:
+        book = parse_html(
+            body, charset=declared, max_chars=settings.max_book_chars, default_title=q.title
+        )
+    except BookError as exc:
+        loc = ["header", "Content-Type"] if isinstance(exc, CharsetError) else ["body"]
+        raise ApiError(422, str(exc), loc=loc) from None
+    return _from_query(q, book.chapters, book.title, book.author, settings)
+
+
 def from_file(name: str, data: bytes, q: SubmitQuery, settings: Settings) -> BookRequest:
     try:
         book = parse_book(name, data, max_chars=settings.max_book_chars)
@@ -231,6 +252,8 @@ def _parse(
         book = from_file(filename, data, q, settings)
     elif kind in ("", *JSON_TYPES) or kind.endswith("+json"):
         book = from_json(data, settings, header_key)
+    elif kind == "text/html":
+        book = from_html(data, q, settings, declared)
     else:
         markdown = q.markdown if q.markdown is not None else kind == "text/markdown"
         book = from_text(data, markdown, q, settings, declared)
@@ -254,7 +277,7 @@ async def read_book(
         raise ApiError(
             415,
             f"unsupported content type {kind!r}: send application/json, text/plain, "
-            "text/markdown or multipart/form-data",
+            "text/markdown, text/html or multipart/form-data",
             loc=["header", "Content-Type"],
             type="unsupported_media_type",
         )

@@ -9,6 +9,7 @@ from .epub import parse_epub as _parse_epub
 from .model import Book, BookError
 from .plaintext import decode_text
 from .text import parse_text
+from .webpage import meta_charset, parse_webpage
 
 __all__ = [
     "BOOK_EXTENSIONS",
@@ -18,15 +19,18 @@ __all__ = [
     "decode_text",
     "parse_book",
     "parse_epub",
+    "parse_html",
     "parse_text",
 ]
 
-BOOK_EXTENSIONS = (".txt", ".md", ".markdown", ".epub")
+BOOK_EXTENSIONS = (".txt", ".md", ".markdown", ".epub", ".html", ".htm")
 
 
 # Markup a text book may hold beyond its text: a body is refused before it is parsed
 # when it is longer than this many times the characters a book may hold.
 MARKUP_ALLOWANCE = 2
+# A web page carries far more markup than text (navigation, scripts, attributes).
+HTML_MARKUP_ALLOWANCE = 8
 
 
 def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
@@ -42,8 +46,25 @@ def check_text_size(text: str, max_chars: int | None) -> None:
         )
 
 
+def parse_html(
+    data: bytes,
+    *,
+    charset: str | None = None,
+    max_chars: int | None = None,
+    default_title: str = "",
+) -> Book:
+    """An HTML page as a book, its size checked before it is parsed; the encoding is the
+    declared ``charset``, else the page's ``<meta charset>``, else as plain text's."""
+    if max_chars is not None and len(data) > HTML_MARKUP_ALLOWANCE * max_chars:
+        raise BookError(
+            f"the page is {len(data)} bytes long; a book holds at most {max_chars} characters"
+        )
+    html = decode_text(data, charset or meta_charset(data))
+    return parse_webpage(html, default_title=default_title)
+
+
 def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> Book:
-    """Read an uploaded book by its extension (.txt, .md/.markdown, .epub).
+    """Read an uploaded book by its extension (.txt, .md/.markdown, .epub, .html/.htm).
 
     Raises :class:`BookError` (a ``ValueError``) with a message fit for the user for an
     unknown file type, text whose encoding cannot be read (see
@@ -55,6 +76,8 @@ def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> B
     suffix = path.suffix.lower()
     if suffix == ".epub":
         book = parse_epub(data, max_chars=max_chars)
+    elif suffix in (".html", ".htm"):
+        book = parse_html(data, max_chars=max_chars, default_title=path.stem)
     elif suffix in (".txt", ".md", ".markdown"):
         text = decode_text(data)
         check_text_size(text, max_chars)

@@ -26,6 +26,7 @@ SUBMIT_BODY: dict[str, Any] = {
             "application/json": {"schema": {"$ref": "#/components/schemas/JobCreate"}},
             "text/plain": {"schema": {"type": "string"}},
             "text/markdown": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
