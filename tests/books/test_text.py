@@ -132,7 +132,8 @@ def test_parse_book_dispatches_on_the_extension() -> None:
 @pytest.mark.parametrize(
     ("filename", "data", "message"),
     [
-        ("book.pdf", b"%PDF", "unsupported book file type '.pdf'"),
+        ("book.pdf", b"%PDF", "the PDF cannot be read"),
+        ("book.doc", b"x", "unsupported book file type '.doc'"),
         ("README", b"text", "unsupported book file type 'README'"),
         ("book.txt", b"\xff\xfe\x00\xd8", "not valid UTF-16"),
         ("book.md", b"\n\n", "no text"),

@@ -7,6 +7,7 @@ from pathlib import PurePath
 
 from .epub import parse_epub as _parse_epub
 from .model import Book, BookError
+from .pdf import parse_pdf
 from .plaintext import decode_text
 from .text import parse_text
 from .webpage import meta_charset, parse_webpage
@@ -20,10 +21,11 @@ __all__ = [
     "parse_book",
     "parse_epub",
     "parse_html",
+    "parse_pdf",
     "parse_text",
 ]
 
-BOOK_EXTENSIONS = (".txt", ".md", ".markdown", ".epub", ".html", ".htm")
+BOOK_EXTENSIONS = (".txt", ".md", ".markdown", ".epub", ".html", ".htm", ".pdf")
 
 
 # Markup a text book may hold beyond its text: a body is refused before it is parsed
@@ -31,6 +33,8 @@ BOOK_EXTENSIONS = (".txt", ".md", ".markdown", ".epub", ".html", ".htm")
 MARKUP_ALLOWANCE = 2
 # A web page carries far more markup than text (navigation, scripts, attributes).
 HTML_MARKUP_ALLOWANCE = 8
+# A text PDF spends tens of bytes per character (fonts, layout); more is refused unread.
+PDF_BYTES_PER_CHAR = 64
 
 
 def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
@@ -64,7 +68,8 @@ def parse_html(
 
 
 def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> Book:
-    """Read an uploaded book by its extension (.txt, .md/.markdown, .epub, .html/.htm).
+    """Read an uploaded book by its extension (.txt, .md/.markdown, .epub, .html/.htm,
+    .pdf).
 
     Raises :class:`BookError` (a ``ValueError``) with a message fit for the user for an
     unknown file type, text whose encoding cannot be read (see
@@ -76,6 +81,12 @@ def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> B
     suffix = path.suffix.lower()
     if suffix == ".epub":
         book = parse_epub(data, max_chars=max_chars)
+    elif suffix == ".pdf":
+        if max_chars is not None and len(data) > PDF_BYTES_PER_CHAR * max_chars:
+            raise BookError(
+                f"the PDF is {len(data)} bytes long; a book holds at most {max_chars} characters"
+            )
+        book = parse_pdf(data, max_chars=max_chars, default_title=path.stem)
     elif suffix in (".html", ".htm"):
         book = parse_html(data, max_chars=max_chars, default_title=path.stem)
     elif suffix in (".txt", ".md", ".markdown"):
