@@ -83,3 +83,44 @@ async def test_an_html_body_and_upload_become_chapters(client: httpx.AsyncClient
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == ["body"]
     assert "no text" in r.json()["detail"][0]["msg"]
+
+
+async def test_a_pdf_upload_becomes_chapters_and_a_scan_is_a_422(
+    client: httpx.AsyncClient,
+) -> None:
+    from fpdf import FPDF
+
+    from tests.books.test_pdf import BOOK, make_pdf
+
+    r = await client.post(
+        "/v1/jobs",
+        files={"file": ("lamp.pdf", make_pdf(BOOK, outline=True), "application/pdf")},
+        headers=ALICE,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["title"] == "The Lamp"
+    assert [c["title"] for c in r.json()["chapters"]] == ["Chapter 1", "Chapter 2", "Chapter 3"]
+    scan = FPDF()
+    scan.add_page()
+    scan.rect(10, 10, 50, 50)
+    r = await client.post(
+        "/v1/jobs",
+        files={"file": ("scan.pdf", bytes(scan.output()), "application/pdf")},
+        headers=ALICE,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "file"]
+    assert "no text layer" in r.json()["detail"][0]["msg"]
+
+
+async def test_without_the_pdf_extra_a_pdf_is_a_422_naming_it(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pypdf", None)  # as if it were not installed
+    r = await client.post(
+        "/v1/jobs", files={"file": ("a.pdf", b"%PDF-1.4", "application/pdf")}, headers=ALICE
+    )
+    assert r.status_code == 422, r.text
+    assert "[pdf] extra" in r.json()["detail"][0]["msg"]

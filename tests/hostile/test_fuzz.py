@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.hostile import strategies as s
 from tests.hostile.door import Door
-from ttsqueue.books import BookError, decode_text, parse_epub, parse_html, parse_text
+from ttsqueue.books import BookError, decode_text, parse_epub, parse_html, parse_pdf, parse_text
 from ttsqueue.models import Voice
 from ttsqueue.tts import prepare_chunks
 from ttsqueue.tts.noop import NoopEngine
@@ -142,6 +142,38 @@ def test_the_page_reader_answers_a_book_or_a_book_error(data: bytes) -> None:
     except BookError:
         return
     assert book.chapters and all(c.text.strip() for c in book.chapters)
+
+
+_PDF: list[bytes] = []
+
+
+def _a_pdf() -> bytes:
+    if not _PDF:
+        from tests.books.test_pdf import BOOK, make_pdf
+
+        _PDF.append(make_pdf(BOOK, outline=True))
+    return _PDF[0]
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=512).map(lambda b: b"%PDF-1.4\n" + b),
+        st.tuples(st.integers(0, 10**6), st.binary(min_size=1, max_size=16)).map(
+            lambda t: _mutate(_a_pdf(), *t)
+        ),
+    )
+)
+def test_the_pdf_reader_answers_a_book_or_a_book_error(data: bytes) -> None:
+    try:
+        book = parse_pdf(data, max_chars=200_000)
+    except BookError:
+        return
+    assert book.chapters and all(c.text.strip() for c in book.chapters)
+
+
+def _mutate(data: bytes, at: int, patch: bytes) -> bytes:
+    at %= len(data)
+    return data[:at] + patch + data[at + len(patch) :]
 
 
 @given(s.chapter_text, st.sampled_from(["en", "de", None]))

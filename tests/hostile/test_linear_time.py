@@ -15,7 +15,7 @@ import pytest
 
 from tests.hostile import inputs
 from tests.hostile.scaling import MAX_GROWTH, growth
-from ttsqueue.books import parse_book, parse_epub, parse_html, parse_text
+from ttsqueue.books import parse_book, parse_epub, parse_html, parse_pdf, parse_text
 from ttsqueue.books.html import html_to_paragraphs
 from ttsqueue.tts.ssml import check
 from ttsqueue.tts.ssml_chunks import ssml_chunks
@@ -28,6 +28,12 @@ def markdown(text: str) -> Any:
 
 def plain(text: str) -> Any:
     return parse_text(text, markdown=False)
+
+
+def pdf_of(chapters: list[tuple[str, str]]) -> bytes:
+    from tests.books.test_pdf import make_pdf
+
+    return make_pdf(chapters, outline=False)
 
 
 def page(data: bytes) -> Any:
@@ -106,6 +112,8 @@ CASES: dict[str, Case] = {
     "web page nested furniture": (page, lambda n: b"<nav>" * n + b"<p>a</p>"),
     "web page unclosed headings": (page, lambda n: b"<h1>a" * n),
     "web page articles": (page, lambda n: b"<article><header>x</header>" * n + b"<p>a"),
+    "pdf pages": (parse_pdf, lambda n: pdf_of([("Chapter 1", "a b. " * 4)] * max(1, n // 64))),
+    "pdf one long chapter": (parse_pdf, lambda n: pdf_of([("Chapter 1", "ab " * n)])),
     "txt in windows-1252": (txt, lambda n: b"caf\xe9 \x93a\x94\n" * n),
     "txt in utf-16 without a mark": (txt, lambda n: "ab\n".encode("utf-16-le") * n),
     # HTML and XHTML (EPUB documents)

@@ -42,7 +42,6 @@ class PdfMissing(BookError):
 def parse_pdf(data: bytes, *, max_chars: int | None = None, default_title: str = "") -> Book:
     try:
         from pypdf import PdfReader
-        from pypdf.errors import PyPdfError
     except ImportError:
         raise PdfMissing(
             "PDF books need the server's [pdf] extra (pip install 'ttsqueue[pdf]')"
@@ -75,7 +74,9 @@ def parse_pdf(data: bytes, *, max_chars: int | None = None, default_title: str =
         author = str(meta.author or "") if meta else ""
     except BookError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+    except Exception as exc:
+        # Whatever a hostile file makes the reader raise (PyPdfError, a recursion, a broken
+        # stream, a missing key) means the same to the user: unreadable.
         raise BookError(f"the PDF cannot be read ({type(exc).__name__})") from None
     if not any(line.strip() for lines in pages for line in lines):
         raise BookError(
