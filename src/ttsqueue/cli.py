@@ -401,7 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.set_defaults(fn=cmd_migrate)
 
-    submit = sub.add_parser("submit", help="submit a book file (.txt, .md, .epub) or - for stdin")
+    submit = sub.add_parser(
+        "submit", help="submit a book file (.txt, .md, .epub, .html, .pdf) or - for stdin"
+    )
     submit.add_argument("file")
     submit.add_argument("--user", default=CLI_USER)
     submit.add_argument("--premium", action="store_true")

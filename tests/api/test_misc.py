@@ -75,6 +75,7 @@ async def test_openapi_declares_every_route_and_errors(client: httpx.AsyncClient
         "application/json",
         "text/plain",
         "text/markdown",
+        "text/html",
         "multipart/form-data",
     }
     assert {"200", "201", "401", "413", "422", "429"} <= set(post["responses"])

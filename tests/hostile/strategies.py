@@ -29,6 +29,11 @@ WORDS = [
     "# ", "## ", "> ", "- ", "1. ", "```", "~~~", "===", "<br>", "<p>", "&amp;", "&nbsp;",
     "\u00ad", "\u200b", "\ufeff", "\ufdfa", "\u0663\u0664", "\U0001f600", "Dr.\n",
     "9" * 40, "9" * 4400, "1," * 30 + "1", ".", "...", "!?", "\u2026", "\u3002",
+    "BOOK ONE", "PART II", "Book the First", "IV.", "I", "Title: ", "Author: ",
+    "*** START OF THE PROJECT GUTENBERG EBOOK X ***", "*** END OF THIS PROJECT GUTENBERG EBOOK",
+    "The Project Gutenberg EBook of ", ", by ", "Produced by", "  ",
+    "<h1>", "</h1>", "<h2>", "</h2>", "<nav>", "</nav>", "<header>", "<article>", "<title>",
+    "<div role='navigation'>", "<meta charset='utf-16'>",
 ]  # fmt: skip
 
 pieces = st.one_of(
@@ -255,6 +260,10 @@ queries = st.dictionaries(
 )  # fmt: skip
 text_bodies = st.one_of(
     prose(max_pieces=60).map(str.encode),
+    st.tuples(prose(max_pieces=60), st.sampled_from(["utf-16", "utf-16-le", "utf-8-sig"])).map(
+        lambda t: t[0].encode(t[1])
+    ),
+    prose(max_pieces=60).map(lambda t: t.encode("cp1252", "replace")),
     ssml().map(str.encode),
     st.binary(max_size=128),
     st.sampled_from(

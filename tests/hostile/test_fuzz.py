@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.hostile import strategies as s
 from tests.hostile.door import Door
-from ttsqueue.books import BookError, parse_epub, parse_text
+from ttsqueue.books import BookError, decode_text, parse_epub, parse_html, parse_pdf, parse_text
 from ttsqueue.models import Voice
 from ttsqueue.tts import prepare_chunks
 from ttsqueue.tts.noop import NoopEngine
@@ -55,7 +55,20 @@ def test_text_and_markdown_door(tmp_path: Path) -> None:
 
         @given(
             s.text_bodies,
-            st.sampled_from(["text/plain", "text/markdown", "text/markdown; charset=utf-8"]),
+            st.sampled_from(
+                [
+                    "text/plain",
+                    "text/markdown",
+                    "text/markdown; charset=utf-8",
+                    "text/plain; charset=windows-1252",
+                    "text/plain; charset=ISO-8859-1",
+                    "text/plain; charset=utf-16",
+                    "text/plain; charset=rot13",
+                    "text/plain; charset=nonsense",
+                    "text/html",
+                    "text/html; charset=utf-16",
+                ]
+            ),
             s.queries,
         )
         def submit(body: bytes, kind: str, query: dict[str, str]) -> None:
@@ -105,6 +118,62 @@ def test_text_parsers_answer_a_book_or_a_book_error(text: str, markdown: bool) -
     except BookError:
         return
     assert book.chapters and all(c.text.strip() for c in book.chapters)
+
+
+@given(
+    st.one_of(st.binary(max_size=256), s.text_bodies),
+    st.sampled_from([None, "utf-8", "utf-16", "cp1252", "latin-1", "ascii", "rot13", "x"]),
+)
+def test_the_decoder_answers_text_or_a_book_error(data: bytes, charset: str | None) -> None:
+    try:
+        text = decode_text(data, charset)
+    except BookError:
+        assert charset is not None or data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        return
+    assert isinstance(text, str)
+    if charset is None and data.isascii():
+        assert text == data.decode("ascii") or data.count(0) > 0
+
+
+@given(st.one_of(s.text_bodies, s.prose(max_pieces=60).map(str.encode)))
+def test_the_page_reader_answers_a_book_or_a_book_error(data: bytes) -> None:
+    try:
+        book = parse_html(data)
+    except BookError:
+        return
+    assert book.chapters and all(c.text.strip() for c in book.chapters)
+
+
+_PDF: list[bytes] = []
+
+
+def _a_pdf() -> bytes:
+    if not _PDF:
+        from tests.books.test_pdf import BOOK, make_pdf
+
+        _PDF.append(make_pdf(BOOK, outline=True))
+    return _PDF[0]
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=512).map(lambda b: b"%PDF-1.4\n" + b),
+        st.tuples(st.integers(0, 10**6), st.binary(min_size=1, max_size=16)).map(
+            lambda t: _mutate(_a_pdf(), *t)
+        ),
+    )
+)
+def test_the_pdf_reader_answers_a_book_or_a_book_error(data: bytes) -> None:
+    try:
+        book = parse_pdf(data, max_chars=200_000)
+    except BookError:
+        return
+    assert book.chapters and all(c.text.strip() for c in book.chapters)
+
+
+def _mutate(data: bytes, at: int, patch: bytes) -> bytes:
+    at %= len(data)
+    return data[:at] + patch + data[at + len(patch) :]
 
 
 @given(s.chapter_text, st.sampled_from(["en", "de", None]))

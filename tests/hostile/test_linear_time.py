@@ -15,7 +15,7 @@ import pytest
 
 from tests.hostile import inputs
 from tests.hostile.scaling import MAX_GROWTH, growth
-from ttsqueue.books import parse_epub, parse_text
+from ttsqueue.books import parse_book, parse_epub, parse_html, parse_pdf, parse_text
 from ttsqueue.books.html import html_to_paragraphs
 from ttsqueue.tts.ssml import check
 from ttsqueue.tts.ssml_chunks import ssml_chunks
@@ -28,6 +28,20 @@ def markdown(text: str) -> Any:
 
 def plain(text: str) -> Any:
     return parse_text(text, markdown=False)
+
+
+def pdf_of(chapters: list[tuple[str, str]]) -> bytes:
+    from tests.books.test_pdf import make_pdf
+
+    return make_pdf(chapters, outline=False)
+
+
+def page(data: bytes) -> Any:
+    return parse_html(data)
+
+
+def txt(data: bytes) -> Any:
+    return parse_book("book.txt", data)
 
 
 def split(text: str) -> Any:
@@ -74,6 +88,34 @@ CASES: dict[str, Case] = {
     "markdown fences": (markdown, lambda n: "```\n" * n),
     "plain chapter lines": (plain, lambda n: "Chapter 1\nText.\n" * n),
     "plain long line": (plain, lambda n: "chapter one " * n),
+    "plain part headings": (plain, lambda n: "PART II\n\nText.\n\n" * n),
+    "plain roman numerals": (plain, lambda n: "IV.\n\nText.\n\n" * n),
+    "plain empty parts": (plain, lambda n: "\nBOOK ONE\n" * n + "\nText."),
+    "plain wrapped paragraph": (plain, lambda n: "word word\n" * n),
+    "plain verse": (plain, lambda n: "  a line\n" * n),
+    "gutenberg start markers": (
+        plain,
+        lambda n: "Title: T\n" * n + "*** START OF THE PROJECT GUTENBERG EBOOK ***\n" * n,
+    ),
+    "gutenberg no end": (
+        plain,
+        lambda n: "*** START OF THE PROJECT GUTENBERG EBOOK ***\nProduced by\n" + "a\n" * n,
+    ),
+    "gutenberg first line": (
+        plain,
+        lambda n: (
+            "The Project Gutenberg EBook of " + ", by" * n + "\n*** START OF THIS "
+            "PROJECT GUTENBERG EBOOK\nx"
+        ),
+    ),
+    "web page headings": (page, lambda n: b"<h2>a</h2><p>b</p>" * n),
+    "web page nested furniture": (page, lambda n: b"<nav>" * n + b"<p>a</p>"),
+    "web page unclosed headings": (page, lambda n: b"<h1>a" * n),
+    "web page articles": (page, lambda n: b"<article><header>x</header>" * n + b"<p>a"),
+    "pdf pages": (parse_pdf, lambda n: pdf_of([("Chapter 1", "a b. " * 4)] * max(1, n // 64))),
+    "pdf one long chapter": (parse_pdf, lambda n: pdf_of([("Chapter 1", "ab " * n)])),
+    "txt in windows-1252": (txt, lambda n: b"caf\xe9 \x93a\x94\n" * n),
+    "txt in utf-16 without a mark": (txt, lambda n: "ab\n".encode("utf-16-le") * n),
     # HTML and XHTML (EPUB documents)
     "html unclosed tags": (html_to_paragraphs, lambda n: "<a " * n),
     "html unclosed comments": (html_to_paragraphs, lambda n: "<!--" * n),

@@ -19,11 +19,12 @@ export interface paths {
         put?: never;
         /**
          * Submit a book
-         * @description Enqueue a book: JSON (`JobCreate`), a text/Markdown body, or an uploaded file
-         *     (`multipart/form-data`, part `file`: .txt, .md, .epub). Query parameters set the
-         *     title, voice and format of text and file uploads. A repeated idempotency key (body
-         *     field or `Idempotency-Key` header) answers 200 with the existing job. A user over the
-         *     rate limit or at the active-jobs cap is refused (429) before the body is parsed.
+         * @description Enqueue a book: JSON (`JobCreate`), a text/Markdown body, a web page (`text/html`),
+         *     or an uploaded file (`multipart/form-data`, part `file`: .txt, .md, .epub, .html,
+         *     .pdf). Query parameters set the title, voice and format of text and file uploads. A
+         *     repeated idempotency key (body field or `Idempotency-Key` header) answers 200 with the
+         *     existing job. A user over the rate limit or at the active-jobs cap is refused (429)
+         *     before the body is parsed.
          */
         post: operations["submit_job_v1_jobs_post"];
         delete?: never;
@@ -1663,6 +1664,7 @@ export interface operations {
                 "application/json": components["schemas"]["JobCreate"];
                 "text/plain": string;
                 "text/markdown": string;
+                "text/html": string;
                 "multipart/form-data": {
                     /** Format: binary */
                     file: string;

@@ -4,9 +4,13 @@
 
 * ``application/json`` — a :class:`~ttsqueue.api.schemas.JobCreate`;
 * ``text/plain`` or ``text/markdown`` — the book itself, split into chapters at its
-  headings; title, voice, format and the rest come from query parameters;
+  headings; title, voice, format and the rest come from query parameters. The text is
+  read in the declared ``charset``, else its encoding is found (BOM, UTF-8, UTF-16,
+  Windows-1252); a Project Gutenberg header and licence are left out;
+* ``text/html`` — a web page, split into chapters at its headings, its navigation,
+  header, footer, asides and scripts left out;
 * ``multipart/form-data`` — a book file in the part named ``file`` (``.txt``, ``.md``,
-  ``.epub``), with the same query parameters.
+  ``.epub``, ``.html``), with the same query parameters.
 
 The cheap refusals come first (credentials, the rate limit and the active-jobs cap, in
 the route), then the body is read, and every parse — JSON, text, Markdown, EPUB and the
@@ -35,14 +39,22 @@ from ttsqueue.api.schemas import (
     Title,
     VoiceIn,
 )
-from ttsqueue.books import BookError, check_text_size, parse_book, parse_text
+from ttsqueue.books import (
+    BookError,
+    check_text_size,
+    decode_text,
+    parse_book,
+    parse_html,
+    parse_text,
+)
+from ttsqueue.books.plaintext import CharsetError
 from ttsqueue.models import Chapter, Voice
 from ttsqueue.queue import MAX_KEY_CHARS, BookRequest, Queue
 from ttsqueue.settings import Settings
 from ttsqueue.tts.base import MAX_PITCH, MAX_SPEED, MIN_PITCH, MIN_SPEED
 
 JSON_TYPES = ("application/json",)
-TEXT_TYPES = ("text/plain", "text/markdown")
+TEXT_TYPES = ("text/plain", "text/markdown", "text/html")
 MULTIPART = "multipart/form-data"
 
 
@@ -154,18 +166,46 @@ def _from_query(
     )
 
 
-def from_text(body: bytes, markdown: bool, q: SubmitQuery, settings: Settings) -> BookRequest:
+def charset(request: Request) -> str | None:
+    """The ``charset`` parameter of the request's Content-Type, if it has one."""
+    for param in request.headers.get("content-type", "").split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip()
+    return None
+
+
+def from_text(
+    body: bytes,
+    markdown: bool,
+    q: SubmitQuery,
+    settings: Settings,
+    declared: str | None = None,
+) -> BookRequest:
+    """A text or Markdown body, decoded as its ``charset`` declares, else as
+    :func:`~ttsqueue.books.decode_text` finds (BOM, UTF-8, UTF-16, Windows-1252)."""
     try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ApiError(
-            422, f"the text is not UTF-8 (invalid byte at {exc.start})", loc=["body"]
-        ) from None
+        text = decode_text(body, declared)
+    except BookError as exc:
+        loc = ["header", "Content-Type"] if isinstance(exc, CharsetError) else ["body"]
+        raise ApiError(422, str(exc), loc=loc) from None
     try:
         check_text_size(text, settings.max_book_chars)
         book = parse_text(text, markdown=markdown, default_title=q.title)
     except BookError as exc:
         raise ApiError(422, str(exc), loc=["body"]) from None
+    return _from_query(q, book.chapters, book.title, book.author, settings)
+
+
+def from_html(body: bytes, q: SubmitQuery, settings: Settings, declared: str | None) -> BookRequest:
+    """A ``text/html`` body: a web page, chapters at its headings."""
+    try:
+        book = parse_html(
+            body, charset=declared, max_chars=settings.max_book_chars, default_title=q.title
+        )
+    except BookError as exc:
+        loc = ["header", "Content-Type"] if isinstance(exc, CharsetError) else ["body"]
+        raise ApiError(422, str(exc), loc=loc) from None
     return _from_query(q, book.chapters, book.title, book.author, settings)
 
 
@@ -203,16 +243,20 @@ def _parse(
     q: SubmitQuery,
     state: ApiState,
     header_key: str | None,
+    declared: str | None = None,
 ) -> BookRequest:
-    """*thread* The book in a request body of media type ``kind``, checked."""
+    """*thread* The book in a request body of media type ``kind`` (and ``charset``
+    ``declared``), checked."""
     settings = state.settings
     if filename is not None:
         book = from_file(filename, data, q, settings)
     elif kind in ("", *JSON_TYPES) or kind.endswith("+json"):
         book = from_json(data, settings, header_key)
+    elif kind == "text/html":
+        book = from_html(data, q, settings, declared)
     else:
         markdown = q.markdown if q.markdown is not None else kind == "text/markdown"
-        book = from_text(data, markdown, q, settings)
+        book = from_text(data, markdown, q, settings, declared)
     if book.idempotency_key is None and header_key:
         book = dataclasses.replace(book, idempotency_key=header_key)
     return checked(state.queue, book)
@@ -233,8 +277,10 @@ async def read_book(
         raise ApiError(
             415,
             f"unsupported content type {kind!r}: send application/json, text/plain, "
-            "text/markdown or multipart/form-data",
+            "text/markdown, text/html or multipart/form-data",
             loc=["header", "Content-Type"],
             type="unsupported_media_type",
         )
-    return await state.parsing.run(_parse, kind, data, filename, q, state, header_key)
+    return await state.parsing.run(
+        _parse, kind, data, filename, q, state, header_key, charset(request)
+    )

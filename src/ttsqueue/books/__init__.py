@@ -1,4 +1,5 @@
-"""Reading books: plain text, Markdown and EPUB files into titled chapters."""
+"""Reading books: plain text (Project Gutenberg's included), Markdown and EPUB files into
+titled chapters."""
 
 from __future__ import annotations
 
@@ -6,24 +7,34 @@ from pathlib import PurePath
 
 from .epub import parse_epub as _parse_epub
 from .model import Book, BookError
+from .pdf import parse_pdf
+from .plaintext import decode_text
 from .text import parse_text
+from .webpage import meta_charset, parse_webpage
 
 __all__ = [
     "BOOK_EXTENSIONS",
     "Book",
     "BookError",
     "check_text_size",
+    "decode_text",
     "parse_book",
     "parse_epub",
+    "parse_html",
+    "parse_pdf",
     "parse_text",
 ]
 
-BOOK_EXTENSIONS = (".txt", ".md", ".markdown", ".epub")
+BOOK_EXTENSIONS = (".txt", ".md", ".markdown", ".epub", ".html", ".htm", ".pdf")
 
 
 # Markup a text book may hold beyond its text: a body is refused before it is parsed
 # when it is longer than this many times the characters a book may hold.
 MARKUP_ALLOWANCE = 2
+# A web page carries far more markup than text (navigation, scripts, attributes).
+HTML_MARKUP_ALLOWANCE = 8
+# A text PDF spends tens of bytes per character (fonts, layout); more is refused unread.
+PDF_BYTES_PER_CHAR = 64
 
 
 def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
@@ -39,11 +50,30 @@ def check_text_size(text: str, max_chars: int | None) -> None:
         )
 
 
+def parse_html(
+    data: bytes,
+    *,
+    charset: str | None = None,
+    max_chars: int | None = None,
+    default_title: str = "",
+) -> Book:
+    """An HTML page as a book, its size checked before it is parsed; the encoding is the
+    declared ``charset``, else the page's ``<meta charset>``, else as plain text's."""
+    if max_chars is not None and len(data) > HTML_MARKUP_ALLOWANCE * max_chars:
+        raise BookError(
+            f"the page is {len(data)} bytes long; a book holds at most {max_chars} characters"
+        )
+    html = decode_text(data, charset or meta_charset(data))
+    return parse_webpage(html, default_title=default_title)
+
+
 def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> Book:
-    """Read an uploaded book by its extension (.txt, .md/.markdown, .epub).
+    """Read an uploaded book by its extension (.txt, .md/.markdown, .epub, .html/.htm,
+    .pdf).
 
     Raises :class:`BookError` (a ``ValueError``) with a message fit for the user for an
-    unknown file type, text that is not UTF-8, a book with no text, a broken EPUB, or a
+    unknown file type, text whose encoding cannot be read (see
+    :func:`~ttsqueue.books.plaintext.decode_text`), a book with no text, a broken EPUB, or a
     book that cannot hold at most ``max_chars`` characters (found before or while it is
     parsed, never after).
     """
@@ -51,8 +81,16 @@ def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> B
     suffix = path.suffix.lower()
     if suffix == ".epub":
         book = parse_epub(data, max_chars=max_chars)
+    elif suffix == ".pdf":
+        if max_chars is not None and len(data) > PDF_BYTES_PER_CHAR * max_chars:
+            raise BookError(
+                f"the PDF is {len(data)} bytes long; a book holds at most {max_chars} characters"
+            )
+        book = parse_pdf(data, max_chars=max_chars, default_title=path.stem)
+    elif suffix in (".html", ".htm"):
+        book = parse_html(data, max_chars=max_chars, default_title=path.stem)
     elif suffix in (".txt", ".md", ".markdown"):
-        text = _decode(data)
+        text = decode_text(data)
         check_text_size(text, max_chars)
         book = parse_text(text, markdown=suffix != ".txt", default_title=path.stem)
     else:
@@ -61,18 +99,3 @@ def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> B
     if not book.title:
         book.title = path.stem
     return book
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise BookError("the text file is not valid UTF-16") from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BookError(
-            f"the text file is not UTF-8 (invalid byte at position {exc.start}); "
-            "save it as UTF-8 and upload it again"
-        ) from exc

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ttsqueue.models import Chapter
 
 from .model import Book, BookError
+from .plaintext import join_wrapped, strip_gutenberg
 
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
@@ -25,6 +26,17 @@ _PLAIN_HEADING = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _MAX_PLAIN_HEADING = 100
+# Headings a plain-text book splits at only when they stand alone, a blank line (or the
+# start or end of the text) above and below: "BOOK ONE", "Part II: The Return",
+# "Book the First", and a Roman numeral alone ("IV." or "IV").
+_ORDINALS = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last"
+_PART_HEADING = re.compile(
+    rf"""^(?:book|part|volume)\s+(?:
+        \d+|[ivxlcdm]+|(?:{_NUMBER_WORDS})(?:[\s-]+(?:{_NUMBER_WORDS}))*|the\s+(?:{_ORDINALS})
+    )\b\.?(?:\s*[:.\-\u2013\u2014]\s*\S.*)?$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_ROMAN_HEADING = re.compile(r"^[IVXLC]{1,8}\.?$")
 # "# Title", "## Title ##": the opening hashes; the closing ones are stripped by hand
 # (a pattern with a lazy title and optional closing runs backtracks cubically).
 _ATX_OPEN = re.compile(r" {0,3}(#{1,6})[ \t]+")
@@ -57,6 +69,7 @@ class _Section:
     title: str
     level: int  # heading level; 0 for text before the first heading
     lines: list[str] = field(default_factory=list)
+    part: bool = False  # a plain-text "BOOK ONE" or "PART II" over chapters
 
 
 def parse_text(text: str, *, markdown: bool, default_title: str = "") -> Book:
@@ -69,16 +82,27 @@ def parse_text(text: str, *, markdown: bool, default_title: str = "") -> Book:
     headings is one chapter. Raises :class:`BookError` if there is no text at all.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    sections = _markdown_sections(text) if markdown else _plain_sections(text)
     title, author = default_title, ""
     if markdown:
+        sections = _markdown_sections(text)
         title, sections = _book_title(sections, default_title)
         author = _byline(sections)
+    else:
+        unwrapped = strip_gutenberg(text)
+        title, author = unwrapped.title or default_title, unwrapped.author
+        sections = _plain_sections(unwrapped.text)
     chapters = []
+    part = ""  # the title of a part with no text of its own, prefixed to its first chapter
     for section in sections:
         body = _clean_body(section.lines, markdown=markdown)
-        if body:
-            chapters.append(Chapter(title=section.title, text=body))
+        if not body:
+            part = section.title if section.part else part
+            continue
+        chapter_title = section.title
+        if part:
+            chapter_title = f"{part}: {chapter_title}" if chapter_title else part
+            part = ""
+        chapters.append(Chapter(title=chapter_title, text=body))
     if not chapters:
         raise BookError("the book has no text")
     return Book(title=title, author=author, chapters=chapters)
@@ -86,13 +110,27 @@ def parse_text(text: str, *, markdown: bool, default_title: str = "") -> Book:
 
 def _plain_sections(text: str) -> list[_Section]:
     sections = [_Section("", 0)]
-    for line in text.split("\n"):
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
         stripped = line.strip()
-        if len(stripped) <= _MAX_PLAIN_HEADING and _PLAIN_HEADING.match(stripped):
+        if len(stripped) > _MAX_PLAIN_HEADING or not stripped:
+            sections[-1].lines.append(line)
+        elif _PLAIN_HEADING.match(stripped):
             sections.append(_Section(" ".join(stripped.split()), 1))
+        elif _alone(lines, index) and _PART_HEADING.match(stripped):
+            sections.append(_Section(" ".join(stripped.split()), 1, part=True))
+        elif _alone(lines, index) and _ROMAN_HEADING.match(stripped):
+            sections.append(_Section(stripped, 1))
         else:
             sections[-1].lines.append(line)
     return sections
+
+
+def _alone(lines: list[str], index: int) -> bool:
+    """Whether ``lines[index]`` has a blank line (or the text's edge) above and below."""
+    above = index == 0 or not lines[index - 1].strip()
+    below = index + 1 == len(lines) or not lines[index + 1].strip()
+    return above and below
 
 
 def _markdown_sections(text: str) -> list[_Section]:
@@ -190,5 +228,7 @@ def _clean_body(lines: list[str], *, markdown: bool) -> str:
             for line in lines
             if not _LINK_DEFINITION.match(line)
         ]
+    else:
+        lines = join_wrapped(lines)
     body = "\n".join(line.rstrip() for line in lines)
     return _BLANK_RUN.sub("\n\n", body).strip("\n").strip()

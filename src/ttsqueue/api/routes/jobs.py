@@ -26,6 +26,7 @@ SUBMIT_BODY: dict[str, Any] = {
             "application/json": {"schema": {"$ref": "#/components/schemas/JobCreate"}},
             "text/plain": {"schema": {"type": "string"}},
             "text/markdown": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -73,11 +74,12 @@ async def submit_job(
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_CHARS)
     ] = None,
 ) -> JobPublic:
-    """Enqueue a book: JSON (`JobCreate`), a text/Markdown body, or an uploaded file
-    (`multipart/form-data`, part `file`: .txt, .md, .epub). Query parameters set the
-    title, voice and format of text and file uploads. A repeated idempotency key (body
-    field or `Idempotency-Key` header) answers 200 with the existing job. A user over the
-    rate limit or at the active-jobs cap is refused (429) before the body is parsed."""
+    """Enqueue a book: JSON (`JobCreate`), a text/Markdown body, a web page (`text/html`),
+    or an uploaded file (`multipart/form-data`, part `file`: .txt, .md, .epub, .html,
+    .pdf). Query parameters set the title, voice and format of text and file uploads. A
+    repeated idempotency key (body field or `Idempotency-Key` header) answers 200 with the
+    existing job. A user over the rate limit or at the active-jobs cap is refused (429)
+    before the body is parsed."""
     await check_rate(request, user)
     await state.queue.check_room(user)  # the cap, before the body is read or parsed
     book = await read_book(request, q, state, idempotency_key)
