@@ -72,6 +72,48 @@ speech = get_engine("piper").synthesize("Hello there.", Voice(engine="piper", na
 assert speech.pcm and speech.sample_rate > 0
 print(f"piper: {speech.duration_s:.2f} s of speech from the tiny voice")
 """
+OTEL_SMOKE = """
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from ttsqueue import tracing
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+tracing.configure(True, provider)
+with tracing.span("check", book="one"):
+    parent = tracing.current_traceparent()
+assert parent and [s.name for s in exporter.get_finished_spans()] == ["check"], parent
+print(f"otel: a span recorded and carried as {parent}")
+"""
+# A one-page PDF with a text layer, written by hand (the extra brings no PDF writer).
+PDF_SMOKE = r"""
+from ttsqueue.books import parse_pdf
+
+objects = [
+    b"<< /Type /Catalog /Pages 2 0 R >>",
+    b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+    b" /Resources << /Font << /F1 5 0 R >> >> >>",
+    None,
+    b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+]
+stream = b"BT /F1 12 Tf 72 700 Td (It was a bright cold day in April.) Tj ET"
+objects[3] = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
+out, offsets = bytearray(b"%PDF-1.4\n"), []
+for number, body in enumerate(objects, 1):
+    offsets.append(len(out))
+    out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+xref = len(out)
+out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+book = parse_pdf(bytes(out), default_title="Check")
+words = " ".join(c.text for c in book.chapters)
+assert "bright cold day" in words, words
+print(f"pdf: {len(book.chapters)} chapter(s) read from a one-page PDF")
+"""
 # Run inside the core environment: what is missing names its extra.
 MISSING_EXTRAS = """
 import importlib.util
@@ -280,6 +322,10 @@ def extra_smoke(name: str, work: Path) -> tuple[str, dict[str, str]]:
 
         write_voice(work / "voices", "tiny")
         return PIPER_SMOKE, {"TTSQUEUE_PIPER_VOICES_DIR": str(work / "voices")}
+    if name == "otel":
+        return OTEL_SMOKE, {}
+    if name == "pdf":
+        return PDF_SMOKE, {}
     raise CheckFailed(f"no smoke test for the extra {name!r}: add one to {Path(__file__).name}")
 
 
