@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Generator
+import logging
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.logcheck import LoggingErrors
 from tests.skips import CAPABILITY, under_ci
 from tests.stores import STORES
 from ttsqueue.backends import Backend, BackendOptions
@@ -44,3 +46,19 @@ def pytest_runtest_makereport(
     if not reason.removeprefix("Skipped: ").startswith(CAPABILITY):
         report.outcome = "failed"
         report.longrepr = f"a skip under CI that is not a declared capability: {reason}"
+
+
+@pytest.fixture(autouse=True)
+def no_logging_errors() -> Iterator[LoggingErrors]:
+    """Every test fails on a log call that cannot be formatted (a ``%d`` given a string,
+    a missing argument), which logging itself would only print as a traceback."""
+    check = LoggingErrors()
+    root = logging.getLogger()
+    root.addHandler(check)
+    try:
+        with check.watch_handlers():
+            yield check
+    finally:
+        root.removeHandler(check)
+    if check.failures:
+        pytest.fail("logging errors:\n" + "\n".join(check.failures), pytrace=False)

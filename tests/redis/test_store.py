@@ -226,3 +226,12 @@ async def test_enqueue_answers_what_get_reads_back(rb: RedisBackend) -> None:
         JobStatus.SCHEDULED,
         JobStatus.QUEUED,
     ]
+
+
+async def test_a_fresh_prefix_is_logged_with_its_schema_version(
+    prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="ttsqueue.backends.redis"):
+        async with opened(prefix):
+            pass
+    assert f"initialised redis prefix {prefix!r} (schema {SCHEMA_VERSION})" in caplog.messages

@@ -56,6 +56,7 @@ TEMPLATES: dict[str, str] = {
     "wh_leases": ":wh:leases",  # zset: running deliveries, scored by lease expiry
     "wh_progress": ":wh:progress:%s",  # hash per endpoint: job id -> last progress sent
     "wh_done": ":wh:done",  # zset: delivered or failed deliveries by when they finished
+    "reply": ":reply:%s",  # string per script call: its reply, kept briefly for a resend
     # per job (one slot: the job id is the hash tag)
     "job": ":job:{%s}",  # hash: the job's fields
     "tasks": ":job:{%s}:tasks",  # hash: "<index>.<field>" for every task

@@ -15,10 +15,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -96,6 +99,31 @@ SCRIPTS = (
     "next_due",
 )
 
+# Scripts whose second run would not be a no-op (a claim takes more tasks, an enqueue
+# meets its own id, a completion is refused as stale). Their calls carry a reply key, so
+# a call redis-py sends again after a dropped connection returns the first run's reply.
+ONCE = frozenset(
+    {
+        "enqueue",
+        "claim",
+        "complete",
+        "fail",
+        "release",
+        "cancel",
+        "retry",
+        "set_priority",
+        "put_api_key",
+        "revoke_api_key",
+    }
+)
+
+# A dropped pooled connection is re-opened and the command sent again, with backoff
+# (about 3 s in all), before the caller sees StoreUnavailable and backs off itself.
+RETRIES = 6
+RETRY_BASE_S = 0.05
+RETRY_CAP_S = 1.0
+CONNECT_TIMEOUT_S = 5.0
+
 T = TypeVar("T")
 
 LOST_DATA = (
@@ -156,10 +184,11 @@ class RedisBackend(Backend):
             self.config.retention_s,
             SCHEMA_VERSION,
         )
+        keys = [self.keys.schema]
+        if name in ONCE:
+            keys.append(self.keys.key("reply", secrets.token_hex(12)))
         try:
-            last_event, result = await _guard(
-                self._scripts[name](keys=[self.keys.schema], args=[*common, *args])
-            )
+            last_event, result = await _guard(self._scripts[name](keys=keys, args=[*common, *args]))
         except ResponseError as exc:
             raise BackendError(f"redis {name}: {exc}") from exc
         if last_event and self._listener is not None:
@@ -176,7 +205,12 @@ class RedisBackend(Backend):
     async def open(self) -> None:
         if self._redis is not None:
             return
-        self._redis = Redis.from_url(self.config.client_url, decode_responses=True)
+        self._redis = Redis.from_url(
+            self.config.client_url,
+            decode_responses=True,
+            retry=Retry(ExponentialWithJitterBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), RETRIES),
+            socket_connect_timeout=CONNECT_TIMEOUT_S,
+        )
         self._scripts = {
             n: self._redis.register_script(script_text(n)) for n in (*SCRIPTS, *WEBHOOK_SCRIPTS)
         }
@@ -207,7 +241,7 @@ class RedisBackend(Backend):
             if self._schema_seen:
                 log.error(LOST_DATA, self.keys.prefix, SCHEMA_VERSION)
             else:
-                log.info("initialised redis prefix %r (schema %d)", self.keys.prefix, version)
+                log.info("initialised redis prefix %r (schema %s)", self.keys.prefix, version)
         self._schema_seen = True
         return [SCHEMA_VERSION] if int(created) else []
 

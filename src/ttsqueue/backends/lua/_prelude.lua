@@ -3,6 +3,9 @@
 --   ARGV[1] = key prefix, ARGV[2] = events kept per job, ARGV[3] = retention seconds
 --   (0: keep finished jobs forever), ARGV[4] = the schema version this code writes;
 --   a script's own arguments start at ARGV[5].
+--   KEYS[2], when given, names this call's reply: a call sent again after a dropped
+--   connection (its first run may or may not have happened) finds the first run's
+--   reply there and returns it without running again.
 -- Every script returns {last event id appended (0 if none), result}.
 -- Key templates come from ttsqueue/backends/keys.py, rendered below as a table.
 local P = ARGV[1]
@@ -12,6 +15,12 @@ local K = {{KEYS}}
 local FIFO_SPAN = 1048576 -- FIFO score = job order * FIFO_SPAN + task index
 local LAST_EVENT = 0
 local WAKE = false
+local REPLY_TTL_S = 120 -- longer than any client retries one call
+
+if KEYS[2] then
+  local kept = redis.call('GET', KEYS[2])
+  if kept then return cjson.decode(kept) end
+end
 
 -- Key names are built once per script run (string.format is dear in a hot loop).
 local KC = {}
@@ -216,7 +225,9 @@ local function reply(x)
   if WAKE then
     redis.call('PUBLISH', key('wake_channel'), '1')
   end
-  return {LAST_EVENT, x}
+  local out = {LAST_EVENT, x}
+  if KEYS[2] then redis.call('SET', KEYS[2], cjson.encode(out), 'EX', REPLY_TTL_S) end
+  return out
 end
 
 local function set_task_status(j, idx, from, to)
