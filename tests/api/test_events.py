@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import ADMIN, ALICE, BOB, make_jwt, run_job, submit
-from ttsqueue.api.routes import events as events_module
+from ttsqueue.api import streams
 from ttsqueue.backends import Backend
 from ttsqueue.models import Event
 from ttsqueue.queue import Queue
@@ -88,7 +88,7 @@ async def test_cancel_ends_a_live_stream(client: httpx.AsyncClient) -> None:
 async def test_keep_alive_comments_are_sent_while_the_job_is_quiet(
     client: httpx.AsyncClient, backend: Backend, storage: Storage, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(events_module, "KEEPALIVE_S", 0.05)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 0.05)
     job_id = await submit(client, ALICE, n=1)
     reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
     await asyncio.sleep(0.3)
@@ -185,7 +185,8 @@ def _dropping_subscription(queue: Queue, drop: Any) -> list[int]:
 async def test_an_event_missing_from_the_subscription_is_filled_from_history(
     client: httpx.AsyncClient, backend: Backend, storage: Storage, queue: Queue, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(events_module, "KEEPALIVE_S", 3600.0)  # only the gap can fill it
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 3600.0)
+    monkeypatch.setattr(streams, "QUIET_S", 3600.0)  # only the gap can fill it
     lost = _dropping_subscription(queue, lambda e: e.type == "chapter.started")
     job_id = await submit(client, ALICE, n=3)
     reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
@@ -204,7 +205,7 @@ async def test_an_event_missing_from_the_subscription_is_filled_from_history(
 async def test_a_lost_final_event_is_recovered_on_keep_alive(
     client: httpx.AsyncClient, backend: Backend, storage: Storage, queue: Queue, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(events_module, "KEEPALIVE_S", 0.2)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 0.2)
     # Nothing follows the last event, so no gap shows: only re-reading the history on a
     # quiet keep-alive period can finish the stream.
     lost = _dropping_subscription(queue, lambda e: e.type == "job.completed")
@@ -224,7 +225,8 @@ async def test_a_lost_final_event_is_recovered_on_keep_alive(
 async def test_exactly_one_missing_event_is_filled_and_nothing_else_is_sent(
     client: httpx.AsyncClient, backend: Backend, storage: Storage, queue: Queue, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(events_module, "KEEPALIVE_S", 3600.0)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 3600.0)
+    monkeypatch.setattr(streams, "QUIET_S", 3600.0)
     lost = _dropping_subscription(queue, lambda e: e.type == "job.processing")
     job_id = await submit(client, ALICE, n=2)
     reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
@@ -240,7 +242,8 @@ async def test_exactly_one_missing_event_is_filled_and_nothing_else_is_sent(
 async def test_events_delivered_twice_are_sent_once(
     client: httpx.AsyncClient, backend: Backend, storage: Storage, queue: Queue, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(events_module, "KEEPALIVE_S", 3600.0)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 3600.0)
+    monkeypatch.setattr(streams, "QUIET_S", 3600.0)
     subscribe = queue.subscribe
 
     async def echoing(user: Any, *, job_id: str | None = None) -> AsyncIterator[Event]:
@@ -262,7 +265,7 @@ async def test_events_delivered_twice_are_sent_once(
 async def test_a_long_history_is_read_page_by_page(
     client: httpx.AsyncClient, backend: Backend, storage: Storage, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(events_module, "HISTORY_PAGE", 3)
+    monkeypatch.setattr(streams, "HISTORY_PAGE", 3)
     job_id = await submit(client, ALICE, n=4)
     await run_job(backend, storage, job_id)
     history = await backend.events(job_id, after=0, limit=1000)
@@ -308,7 +311,7 @@ async def test_resuming_past_the_history_of_a_running_job_waits_for_live_events(
 async def test_keep_alive_is_an_sse_comment_frame(
     client: httpx.AsyncClient, backend: Backend, storage: Storage, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(events_module, "KEEPALIVE_S", 0.05)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", 0.05)
     job_id = await submit(client, ALICE, n=1)
     reading = asyncio.create_task(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE))
     await asyncio.sleep(0.3)

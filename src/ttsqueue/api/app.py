@@ -21,6 +21,7 @@ from ttsqueue.api.guards import StringGuard
 from ttsqueue.api.parsing import ParseSlots
 from ttsqueue.api.premium import premium_check
 from ttsqueue.api.ratelimit import SlidingWindow
+from ttsqueue.api.retry_reads import RetryReads
 from ttsqueue.api.routes import (
     admin,
     audio,
@@ -208,6 +209,7 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
         app.include_router(prom.router)
     app.include_router(dashboard.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RetryReads, budget_s=settings.store_retry_s)
     app.add_middleware(StringGuard)
     tracing.configure(settings.tracing)
     if settings.tracing:

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ttsqueue.api.retry_reads import mark_store_down
 from ttsqueue.backends.base import StoreUnavailable
 from ttsqueue.queue import LimitExceeded, QueueError
 
@@ -169,6 +170,7 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _store_down_handler(request: Request, exc: Exception) -> JSONResponse:
     log.warning("store unavailable: %s", exc)
+    mark_store_down(request.state)
     item = ErrorItem(loc=[], msg="the job store is unavailable; retry later", type="unavailable")
     return error_response(request, 503, [item], {"Retry-After": "5"})
 

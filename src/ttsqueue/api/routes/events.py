@@ -16,16 +16,14 @@ from ttsqueue.api import present
 from ttsqueue.api.auth import AuthError
 from ttsqueue.api.deps import CurrentUser, JobId, QueueDep
 from ttsqueue.api.errors import responses
-from ttsqueue.backends.base import Backend
-from ttsqueue.models import TERMINAL_EVENTS, Event, User
+from ttsqueue.api.streams import JobStream, SocketFeed
+from ttsqueue.backends.base import StoreUnavailable
+from ttsqueue.models import Event, User
 from ttsqueue.queue import Queue
 
 router = APIRouter(tags=["events"])
 log = logging.getLogger("ttsqueue.api.events")
 
-KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing the stream
-RETRY_MS = 3000  # how long a browser's EventSource waits before reconnecting
-HISTORY_PAGE = 1000
 MAX_SEQ = 2**53
 
 
@@ -45,82 +43,12 @@ SSE_EVENT = {
 }
 
 
-def sse_frame(event: Event) -> bytes:
-    data = present.event(event).model_dump_json()
-    return f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()
-
-
-async def _history(backend: Backend, job_id: str, after: int) -> list[Event]:
-    out: list[Event] = []
-    while True:
-        batch = await backend.events(job_id, after=after, limit=HISTORY_PAGE)
-        out.extend(batch)
-        if len(batch) < HISTORY_PAGE:
-            return out
-        after = batch[-1].seq
-
-
-async def _next(
-    buffer: asyncio.Queue[Event], backend: Backend, job_id: str, last: int
-) -> tuple[bool, list[Event]]:
-    """The events to send after ``last``: the next live one, or, when it skipped some or
-    nothing came for KEEPALIVE_S (then the first item is True), the history."""
-    try:
-        event = await asyncio.wait_for(buffer.get(), KEEPALIVE_S)
-    except TimeoutError:
-        return True, await _history(backend, job_id, last)
-    if event.seq <= last:
-        return False, []
-    if event.seq > last + 1:
-        return False, await _history(backend, job_id, last)
-    return False, [event]
-
-
 async def job_events(queue: Queue, user: User, job_id: str, after: int) -> AsyncIterator[bytes]:
-    """SSE frames: the history after ``after``, then live events, until a terminal one.
-
-    The subscription is made before the history is read, so nothing appended meanwhile
-    is lost; sequence numbers already sent are skipped, and a gap in them (or a quiet
-    keep-alive period) is filled from the history.
-    """
-    backend = queue.backend
-    live = queue.subscribe(user, job_id=job_id)
-    buffer: asyncio.Queue[Event] = asyncio.Queue()
-
-    async def pump() -> None:
-        async for event in live:
-            await buffer.put(event)
-
-    pumping = asyncio.create_task(pump())
-    last = after
-    try:
-        yield f"retry: {RETRY_MS}\n\n".encode()
-        await asyncio.sleep(0)  # let the subscription start before reading history
-        done = False
-        for event in await _history(backend, job_id, last):
-            yield sse_frame(event)
-            last = event.seq
-            done = event.type in TERMINAL_EVENTS
-        if done:
-            return
-        job = await backend.get(job_id)
-        if job is None or job.status.terminal:
-            for event in await _history(backend, job_id, last):
-                yield sse_frame(event)
-            return
-        while not pumping.done():  # a subscription ends when the store closes
-            keepalive, pending = await _next(buffer, backend, job_id, last)
-            if keepalive:
-                yield b": keep-alive\n\n"
-            for event in pending:
-                yield sse_frame(event)
-                last = event.seq
-                if event.type in TERMINAL_EVENTS:
-                    return
-    finally:
-        pumping.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pumping
+    """SSE frames: the history after ``after``, then live events, until a terminal one
+    (through store outages: see :mod:`ttsqueue.api.streams`)."""
+    stream = JobStream(queue.backend, lambda: queue.subscribe(user, job_id=job_id), job_id, after)
+    async for frame in stream.frames():
+        yield frame
 
 
 @router.get(
@@ -176,12 +104,18 @@ async def events_socket(
     except AuthError as exc:
         await websocket.close(code=1008, reason=str(exc)[:100])
         return
+    except StoreUnavailable:
+        await websocket.close(code=1013, reason="the job store is unavailable; retry later")
+        return
     await websocket.accept()
-    live = state.queue.subscribe(user, job_id=job_id)
+
+    async def send(event: Event) -> None:
+        await websocket.send_json(present.event(event).model_dump(mode="json"))
+
+    feed = SocketFeed(state.queue.backend, lambda: state.queue.subscribe(user, job_id=job_id), send)
 
     async def forward() -> None:
-        async for event in live:
-            await websocket.send_json(present.event(event).model_dump(mode="json"))
+        await feed.run()
 
     async def until_closed() -> None:
         while (await websocket.receive())["type"] != "websocket.disconnect":
