@@ -93,6 +93,19 @@ class Proxy:
     def open_connections(self) -> int:
         return int(self._call(lambda: len(self._pairs)))
 
+    def upstream_addresses(self) -> list[str]:
+        """``host:port`` of each connection's store side, as the store sees its client."""
+
+        def addresses() -> list[str]:
+            out = []
+            for pair in self._pairs:
+                name = pair.server.get_extra_info("sockname")
+                if name:
+                    out.append(f"{name[0]}:{name[1]}")
+            return out
+
+        return list(self._call(addresses))
+
     # -- inside the proxy's loop -----------------------------------------------------------
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:

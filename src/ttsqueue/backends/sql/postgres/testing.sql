@@ -178,3 +178,6 @@ ON CONFLICT (id) DO UPDATE SET is_premium = excluded.is_premium
 SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = %(schema)s AND has_function_privilege(%(role)s, p.oid, 'EXECUTE')
 ORDER BY 1
+
+-- name: terminate_app_connections
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %(app)s
