@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip
 export TTSQUEUE_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TTSQUEUE_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint unit fuzz check-install test-ts openapi mutate bench bench-queue \
+.PHONY: run test lint unit fuzz check-install test-ts openapi mutate chaos bench bench-queue \
 	bench-tts bench-api bench-quick clean
 
 $(BIN)/python:
@@ -69,6 +69,11 @@ fuzz: $(VENV)/.dev-installed
 # Mutation testing, one module at a time with its own tests, at the lowest priority.
 mutate: $(VENV)/.dev-installed
 	$(BIN)/python tools/mutate.py $(MODULES)
+
+# The full chaos run on every store (make test runs the short one); CHAOS_ARGS="--seed N"
+# replays a run, "--store redis" picks one store. Writes bench/results/chaos.md.
+chaos: $(VENV)/.dev-installed
+	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench all

@@ -15,7 +15,13 @@ from tests.chaos.report import render
 from tests.chaos.run import Plan, new_seed, run
 from tests.chaos.stores import STORES
 
-QUICK = {"books": 10, "worker_kills": 4, "api_kills": 1, "gap_s": (0.5, 1.5)}
+QUICK = {
+    "books": 10,
+    "worker_kills": 4,
+    "api_kills": 1,
+    "store_fault_rounds": 1,
+    "gap_s": (0.5, 1.5),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

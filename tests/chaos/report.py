@@ -28,8 +28,8 @@ def render(outcome: Outcome) -> str:
         f"exhausted attempts), {f.chapters} chapters, {len(outcome.faults)} faults in "
         f"{outcome.duration_s:.0f} s; {p.apis} API processes, {p.workers} workers x "
         f"{p.worker_concurrency}; {outcome.submit_errors} submissions retried, "
-        f"{outcome.reconnects} SSE reconnections; temporary files left: "
-        f"{len(f.temp_files)}.",
+        f"{outcome.reconnects} SSE reconnections; a frozen worker's late writes refused: "
+        f"{outcome.late_writes_refused}; temporary files left: {len(f.temp_files)}.",
         "",
         "| fault | times | lasted s | work resumed after s | chapters taken over after s "
         "| longest SSE pause around it s | longest event→follower delay s |",

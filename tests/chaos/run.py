@@ -46,7 +46,7 @@ class Plan:
     worker_kills: int = 12
     api_kills: int = 2
     freezes: int = 1
-    store_fault_rounds: int = 1  # every fault of the store, this many times
+    store_fault_rounds: int = 2  # every fault of the store, this many times
     fault_s: float = 3.0  # how long an outage, a stall or a write lock lasts
     gap_s: tuple[float, float] = (0.5, 2.5)  # between two faults
     timeout_s: float = 600.0
@@ -73,6 +73,7 @@ class Outcome:
     submit_errors: int
     reconnects: int
     store_faults: list[str]  # the faults this store can suffer
+    late_writes_refused: int  # a frozen worker's completions refused, or its tasks lost
     problems: list[str] = field(default_factory=list)  # everything that failed
 
     @property
@@ -243,6 +244,15 @@ class Run:
 
     # -- the whole run -----------------------------------------------------------------
 
+    def late_writes_refused(self) -> int:
+        frozen = {f.victim_pid for f in self.faults if f.kind == "freeze worker"}
+        n = 0
+        for p in self.cluster.procs:
+            if p.popen.pid in frozen and p.log.exists():
+                text = p.log.read_text(errors="replace")
+                n += text.count("completion refused (lease lost)") + text.count("stopped: lost")
+        return n
+
     def unexplained_cuts(self) -> list[str]:
         """An SSE stream may end early only because its API process was killed."""
         kills = [f for f in self.faults if f.kind == "kill api"]
@@ -307,6 +317,7 @@ class Run:
             submit_errors=self.traffic.submit_errors,
             reconnects=sum(f.reconnects for f in self.traffic.followers),
             store_faults=sorted(self.store.faults),
+            late_writes_refused=self.late_writes_refused(),
             problems=problems,
         )
 

@@ -18,6 +18,7 @@ from tests.chaos.proxy import Proxy
 from tests.stores import service_url
 
 Fault = Callable[[float], None]  # does the fault for about that many seconds, then heals
+WRITE_LOCK_S = 5.0
 
 
 @dataclass
@@ -57,11 +58,12 @@ def sqlite_store(root: Path) -> Iterator[ChaosStore]:
     url = f"sqlite:///{path}"
 
     def write_lock(seconds: float) -> None:
-        """Another process's long write: a connection holds BEGIN EXCLUSIVE."""
+        """Another process's long write: a connection holds BEGIN EXCLUSIVE for five
+        seconds at least; every writer waits on SQLite's busy timeout meanwhile."""
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         try:
             conn.execute("BEGIN EXCLUSIVE")
-            time.sleep(seconds)
+            time.sleep(max(seconds, WRITE_LOCK_S))
             conn.execute("COMMIT")
         finally:
             conn.close()
