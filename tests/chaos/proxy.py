@@ -38,6 +38,7 @@ class Proxy:
         self.connections = 0  # accepted so far
         self.swallowed = 0  # replies dropped so far
         self._pairs: set[_Pair] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # the pumps, held until they end
         self._down = False
         self._flowing: asyncio.Event | None = None
         self._pattern: bytes | None = None
@@ -129,6 +130,9 @@ class Proxy:
             self._server.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _cut(self) -> None:
         self._down = True
@@ -170,6 +174,9 @@ class Proxy:
             asyncio.create_task(self._pump(pair, reader, up_writer, upstream=True)),
             asyncio.create_task(self._pump(pair, up_reader, writer, upstream=False)),
         ]
+        for task in pair.tasks:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _pump(
         self,

@@ -86,8 +86,18 @@ def postgres_store(root: Path) -> Iterator[ChaosStore]:
 
         def terminated(seconds: float) -> None:
             """What a server restart does to our connections: the server ends them."""
-            with psycopg.connect(service_url("TTSQUEUE_TEST_POSTGRES_URL"), autocommit=True) as c:
-                c.execute(TESTING["terminate_app_connections"], {"app": app_name})
+            deadline = time.monotonic() + 30  # the shared server may be restarting
+            while True:
+                try:
+                    with psycopg.connect(
+                        service_url("TTSQUEUE_TEST_POSTGRES_URL"), autocommit=True
+                    ) as c:
+                        c.execute(TESTING["terminate_app_connections"], {"app": app_name})
+                    return
+                except psycopg.OperationalError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
 
         faults = _proxy_faults(proxy)
         faults["backends terminated"] = terminated

@@ -84,14 +84,18 @@ class Live:
         self._subscribe = subscribe
         self.buffer: asyncio.Queue[Event | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._started = 0.0
         self.ended = False
 
-    def ensure(self) -> bool:
+    async def ensure(self) -> bool:
         """Subscribe unless subscribed; True when it had to (events may have been
         missed meanwhile). Raises StoreUnavailable when the store refuses."""
         if self._task is not None and not self._task.done():
             return False
+        if self._task is not None:  # it ended: not again at once if it lasted no time
+            await asyncio.sleep(max(0.0, self._started + BACKOFF_S[1] - time.monotonic()))
         live = self._subscribe()
+        self._started = time.monotonic()
         self._task = asyncio.create_task(self._pump(live))
         return True
 
@@ -180,7 +184,7 @@ class JobStream:
 
     async def _catch_up(self) -> list[Event]:
         """Subscribe if need be, then what the history holds past the last event sent."""
-        if self.live.ensure():
+        if await self.live.ensure():
             self._behind = True
             await asyncio.sleep(0)  # let the subscription start before reading history
         if not self._behind:
@@ -259,7 +263,7 @@ class SocketFeed:
                 self.sent.pop(next(iter(self.sent)))
 
     async def _catch_up(self) -> None:
-        if self.live.ensure():
+        if await self.live.ensure():
             self._behind = list(self.sent)
             await asyncio.sleep(0)
         while self._behind:
