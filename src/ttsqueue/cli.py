@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ttsqueue import __version__
-from ttsqueue.backends import Backend, BackendConfigError, open_backend
+from ttsqueue.backends import Backend, BackendConfigError, open_backend, open_waiting
 from ttsqueue.backends.base import BackendError
 from ttsqueue.models import JobStatus, User, Voice
 from ttsqueue.queue import BookRequest, Queue, QueueError
@@ -42,9 +42,11 @@ def _setup_logging(settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _open(settings: Settings) -> AsyncIterator[Backend]:
+async def _open(settings: Settings, *, wait: bool = False) -> AsyncIterator[Backend]:
+    """The store, open; ``wait``: a long-running process waits for an unreachable store
+    (``startup_wait_s``) instead of failing at once."""
     backend = open_backend(settings.database_url, settings.backend_options)
-    await backend.open()
+    await open_waiting(backend, settings.startup_wait_s if wait else 0.0)
     try:
         yield backend
     finally:
@@ -63,7 +65,7 @@ def _queue(backend: Backend, settings: Settings) -> Queue:
 async def _serve_worker(settings: Settings, concurrency: int | None) -> None:
     from ttsqueue.worker import Worker, install_signal_handlers
 
-    async with _open(settings) as backend:
+    async with _open(settings, wait=True) as backend:
         worker = Worker(backend, settings, concurrency=concurrency)
         install_signal_handlers(worker)
         await worker.run()

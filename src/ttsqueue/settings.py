@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(30.0, ge=0)
     reap_interval_s: float = Field(5.0, gt=0)
     poll_interval_s: float = Field(1.0, gt=0, description="backstop poll when idle")
+    startup_wait_s: float = Field(
+        60.0, ge=0, description="a worker or API process waits this long for the store at start"
+    )
     store_retry_s: float = Field(
         5.0, ge=0, description="an API read retries an unreachable store this long, then 503"
     )

@@ -61,7 +61,7 @@ async def serve_up(
     from ttsqueue.api.keys import local_admin_token
     from ttsqueue.worker import Worker
 
-    async with _open(settings) as backend:
+    async with _open(settings, wait=True) as backend:
         queue = _queue(backend, settings)
         worker = Worker(backend, settings, concurrency=concurrency)
         server = _uvicorn_server(create_app(settings, queue=queue), settings)

@@ -37,7 +37,7 @@ from ttsqueue.api.routes import (
 )
 from ttsqueue.api.schemas import JobCreate
 from ttsqueue.api.sla_cache import SlaCache
-from ttsqueue.backends import open_backend
+from ttsqueue.backends import open_backend, open_waiting
 from ttsqueue.queue import Queue
 from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage
@@ -183,7 +183,7 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
                 yield
             return
         backend = open_backend(settings.database_url, settings.backend_options)
-        await backend.open()
+        await open_waiting(backend, settings.startup_wait_s)
         try:
             own = Queue(backend, settings, check_voice=tts.check_voice, check_text=tts.check_text)
             app.state.api = _state(settings, own)

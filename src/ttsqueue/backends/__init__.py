@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import logging
+import random
+import time
 from urllib.parse import urlsplit
 
-from ttsqueue.backends.base import Backend, BackendOptions
+from ttsqueue.backends.base import Backend, BackendOptions, StoreUnavailable
+
+log = logging.getLogger("ttsqueue.backends")
 
 # scheme -> (module, class, extra that brings the driver, or None)
 _BACKENDS: dict[str, tuple[str, str, str | None]] = {
@@ -50,4 +56,21 @@ def open_backend(url: str, options: BackendOptions | None = None) -> Backend:
     return cls(url, options or BackendOptions())  # type: ignore[call-arg]
 
 
-__all__ = ["Backend", "BackendConfigError", "BackendOptions", "open_backend"]
+async def open_waiting(backend: Backend, wait_s: float) -> None:
+    """Open the store, waiting up to ``wait_s`` for it with backoff: a worker or API
+    process started while the store restarts or is cut off comes up when it is back."""
+    deadline = time.monotonic() + wait_s
+    delay = 0.1
+    while True:
+        try:
+            await backend.open()
+            return
+        except StoreUnavailable as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("the store is unavailable (%s); trying again in %.1fs", exc, delay)
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(5.0, delay * 2)
+
+
+__all__ = ["Backend", "BackendConfigError", "BackendOptions", "open_backend", "open_waiting"]
