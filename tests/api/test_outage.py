@@ -166,3 +166,36 @@ async def test_a_websocket_keeps_going_through_an_outage(
     assert seqs == list(range(seqs[0], seqs[-1] + 1))  # from the first it saw, no gap
     assert [e["type"] for e in got].count("chapter.completed") == 3
     await ws.close()
+
+
+async def test_a_job_that_ends_while_the_stream_starts_is_streamed_whole(
+    client: httpx.AsyncClient, flaky: Flaky, backend: Backend, storage: Storage
+) -> None:
+    """The job finishes between the stream's first history read and its status check:
+    the stream still sends every event, then ends."""
+    job_id = await submit(client, ALICE, n=2)
+    real_get = backend.get
+    calls = 0
+
+    async def get(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the first is the route's ownership check, the second the stream's
+            await run_job(backend, storage, job_id)
+        return await real_get(*args, **kwargs)
+
+    flaky.inner = _Patched(backend, get)  # type: ignore[assignment]
+    r = await asyncio.wait_for(client.get(f"/v1/jobs/{job_id}/events", headers=ALICE), 30)
+    assert calls == 2
+    frames = parse_sse(r.text)
+    assert [int(f["id"]) for f in frames] == [e.seq for e in await backend.events(job_id)]
+    assert frames[-1]["event"] == "job.completed"
+
+
+class _Patched:
+    def __init__(self, inner: Backend, get: Any) -> None:
+        self._inner = inner
+        self.get = get
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

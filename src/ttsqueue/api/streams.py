@@ -142,7 +142,8 @@ class JobStream:
         self.last = after
         self.live = Live(subscribe)
         self.outage = Outage()
-        self.finished = False
+        self.finished = False  # a terminal event was sent
+        self._last_batch = False  # the job had ended: the events read are all there are
         self._checked = False  # the job's own status was read after the first history
         self._behind = True  # the history may hold events not sent yet
         self._sent_at = time.monotonic()
@@ -158,7 +159,7 @@ class JobStream:
                         yield KEEPALIVE
                     await self.outage.wait(exc)
                     continue
-                if not events and not self.finished:
+                if not events and not self._last_batch:
                     events = await self._next_live()
                 if not events and self._keepalive_due():
                     yield KEEPALIVE
@@ -166,6 +167,8 @@ class JobStream:
                     yield self._sent(event)
                     if self.finished:
                         return
+                if self._last_batch:
+                    return
         finally:
             await self.live.stop()
 
@@ -195,7 +198,7 @@ class JobStream:
             if job is None or job.status.terminal:
                 last = events[-1].seq if events else self.last
                 events += await history(self.backend, self.job_id, last)
-                self.finished = True  # whatever the history holds, nothing more comes
+                self._last_batch = True  # whatever the history holds, nothing more comes
             self._checked = True
         self._behind = False
         self.outage.over()
