@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.logcheck import logging_errors_in
+
 pytestmark = pytest.mark.slow
 
 
@@ -92,6 +94,8 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
         yield c
     finally:
         c.stop_all()
+    errors = logging_errors_in(*sorted(tmp_path.glob("proc-*.log")))
+    assert not errors, "a process logged a logging error:\n" + "\n".join(errors)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:

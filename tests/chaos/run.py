@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import random
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -203,6 +204,7 @@ class Run:
         if kind == "kill worker":
             proc = self.busy_worker()
             victim = proc.popen.pid
+            start = time.time()
             self.cluster.kill(proc)
             end = time.time()
             time.sleep(self.rng.uniform(0.2, 1.5))
@@ -218,10 +220,9 @@ class Run:
             self.cluster.wait_api(self.apis[port], 60)
             healed = time.time()
         elif kind == "freeze worker":
-            import signal
-
             proc = self.busy_worker()
             victim = proc.popen.pid
+            start = time.time()
             proc.signal_group(signal.SIGSTOP)
             time.sleep(LEASE_S + 2.0)  # its leases expire; others take its chapters over
             proc.signal_group(signal.SIGCONT)
