@@ -298,6 +298,9 @@ class Run:
             self.traffic.stop.set()
             codes = self.cluster.stop_all(grace_s=20)
         problems = list(findings.problems)
+        busy = self.store.busy_counters()
+        if busy:
+            problems.append(f"per-user counters not back at zero: {busy}")
         for p in self.cluster.procs:
             # uvicorn ends by re-raising the SIGTERM it handled: -15 is a clean exit
             clean = (0, -15) if p.role == "api" else (0,)

@@ -28,6 +28,8 @@ class ChaosStore:
     process_url: str  # for the API processes and workers
     faults: dict[str, Fault] = field(default_factory=dict)
     proxy: Proxy | None = None
+    # the store's own per-user counters that are not zero (beyond what stats() reads)
+    busy_counters: Callable[[], dict[str, dict[str, int]]] = lambda: {}
 
 
 def _through(url: str, proxy: Proxy) -> str:
@@ -68,7 +70,16 @@ def sqlite_store(root: Path) -> Iterator[ChaosStore]:
         finally:
             conn.close()
 
-    yield ChaosStore("sqlite", url, url, {"write lock": write_lock})
+    def busy_counters() -> dict[str, dict[str, int]]:
+        """The users table's running and pending counts (what claims check caps by)."""
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            rows = conn.execute("SELECT user_id, running, pending FROM users").fetchall()
+        finally:
+            conn.close()
+        return {u: {"running": r, "pending": p} for u, r, p in rows if r or p}
+
+    yield ChaosStore("sqlite", url, url, {"write lock": write_lock}, None, busy_counters)
 
 
 @contextlib.contextmanager
@@ -113,6 +124,7 @@ def postgres_store(root: Path) -> Iterator[ChaosStore]:
 def redis_store(root: Path) -> Iterator[ChaosStore]:
     import redis
     from tests.stores.redis import delete_prefix, new_prefix, url
+    from ttsqueue.backends.keys import Keys
 
     prefix = new_prefix()
     direct = url(prefix)
@@ -130,10 +142,23 @@ def redis_store(root: Path) -> Iterator[ChaosStore]:
             finally:
                 client.close()
 
+        def busy_counters() -> dict[str, dict[str, int]]:
+            """Each user's running count (what claims check caps by)."""
+            client = redis.Redis.from_url(base, decode_responses=True)
+            try:
+                out = {}
+                for name in client.scan_iter(match=Keys(prefix).key("user", "*"), count=1000):
+                    running = int(client.hget(name, "running") or 0)
+                    if running:
+                        out[name] = {"running": running}
+                return out
+            finally:
+                client.close()
+
         faults = _proxy_faults(proxy)
         faults["clients killed"] = killed
         try:
-            yield ChaosStore("redis", direct, _through(direct, proxy), faults, proxy)
+            yield ChaosStore("redis", direct, _through(direct, proxy), faults, proxy, busy_counters)
         finally:
             import asyncio
 
