@@ -118,8 +118,9 @@ class Run:
         self.cluster = Cluster(root, environment(store, root))
         self.ports = [free_port() for _ in range(plan.apis)]
         users = [f"user{i}" for i in range(plan.users)]
+        expires = int(time.time()) + 86400
         tokens = {
-            u: jwt.encode({"sub": u, "premium": i == 0}, SECRET, algorithm="HS256")
+            u: jwt.encode({"sub": u, "premium": i == 0, "exp": expires}, SECRET, "HS256")
             for i, u in enumerate(users)
         }
         self.traffic = Traffic(random.Random(self.rng.random()), self._api_ports, tokens)
@@ -127,6 +128,7 @@ class Run:
         self.faults: list[FaultRecord] = []
         self.faults_done = threading.Event()
         self.log: list[str] = []
+        self.submit_failure: str | None = None  # why the submitting thread stopped
 
     def _api_ports(self) -> list[int]:
         return [port for port, p in self.apis.items() if p.alive]
@@ -160,6 +162,14 @@ class Run:
     # -- what users do -----------------------------------------------------------------
 
     def submit_books(self) -> None:
+        try:
+            self._submit_books()
+        except Exception as exc:
+            self.submit_failure = repr(exc)
+            self.traffic.stop.set()  # the run cannot go on: end it now
+            raise
+
+    def _submit_books(self) -> None:
         rng = random.Random(self.rng.random())
         users = list(self.traffic.tokens)
         deadline = time.monotonic() + self.plan.timeout_s
@@ -238,6 +248,8 @@ class Run:
     def chaos(self) -> None:
         try:
             for kind in self.schedule():
+                if self.traffic.stop.is_set():
+                    return
                 time.sleep(self.rng.uniform(*self.plan.gap_s))
                 self.faults.append(self.inflict(kind))
         finally:
@@ -268,7 +280,7 @@ class Run:
         return out
 
     def wait_finished(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.traffic.stop.is_set():
             if self.traffic.followers and all(f.done for f in self.traffic.followers):
                 return
             time.sleep(0.5)
@@ -298,6 +310,8 @@ class Run:
             self.traffic.stop.set()
             codes = self.cluster.stop_all(grace_s=20)
         problems = list(findings.problems)
+        if self.submit_failure:
+            problems.insert(0, f"submitting books failed: {self.submit_failure}")
         busy = self.store.busy_counters()
         if busy:
             problems.append(f"per-user counters not back at zero: {busy}")
