@@ -17,10 +17,9 @@ from tests.chaos.traffic import Traffic
 from ttsqueue.backends import Backend, open_backend
 from ttsqueue.models import TERMINAL_EVENTS, Event, EventType, Job, JobStatus, TaskKind
 
-# Workers sweep temporary files left by killed workers (at start and in maintenance).
-# Until they do, the run counts what is left and reports it; switch this on to make
-# "no temporary file left" an invariant.
-TEMP_FILES_ARE_SWEPT = False
+# Workers sweep temporary files left by killed workers (at start and in maintenance;
+# ``ttsqueue gc`` on demand): after the run's sweep none may be left.
+TEMP_FILES_ARE_SWEPT = True
 
 
 @dataclass

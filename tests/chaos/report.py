@@ -29,7 +29,8 @@ def render(outcome: Outcome) -> str:
         f"{outcome.duration_s:.0f} s; {p.apis} API processes, {p.workers} workers x "
         f"{p.worker_concurrency}; {outcome.submit_errors} submissions retried, "
         f"{outcome.reconnects} SSE reconnections; a frozen worker's late writes refused: "
-        f"{outcome.late_writes_refused}; temporary files left: {len(f.temp_files)}.",
+        f"{outcome.late_writes_refused}; temporary files of killed workers: "
+        f"{outcome.temp_files_swept} before the sweep, {len(f.temp_files)} after.",
         "",
         "| fault | times | lasted s | work resumed after s | chapters taken over after s "
         "| longest SSE pause around it s | longest event→follower delay s |",

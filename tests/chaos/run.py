@@ -22,7 +22,7 @@ from pathlib import Path
 import jwt
 
 from tests.chaos.cluster import Cluster, Proc, tail
-from tests.chaos.invariants import Findings, run_checks
+from tests.chaos.invariants import Findings, run_checks, temp_files
 from tests.chaos.measure import Measured, measure
 from tests.chaos.stores import STORES, ChaosStore
 from tests.chaos.traffic import Traffic, book
@@ -75,6 +75,7 @@ class Outcome:
     reconnects: int
     store_faults: list[str]  # the faults this store can suffer
     late_writes_refused: int  # a frozen worker's completions refused, or its tasks lost
+    temp_files_swept: int  # temporary files left by killed workers, before the sweep
     problems: list[str] = field(default_factory=list)  # everything that failed
 
     @property
@@ -129,6 +130,8 @@ class Run:
         self.faults_done = threading.Event()
         self.log: list[str] = []
         self.submit_failure: str | None = None  # why the submitting thread stopped
+        self.temp_files_before_gc: list[str] = []
+        self.gc_output = ""
 
     def _api_ports(self) -> list[int]:
         return [port for port, p in self.apis.items() if p.alive]
@@ -140,10 +143,11 @@ class Run:
 
     # -- processes ---------------------------------------------------------------------
 
-    def start(self) -> None:
+    def cli(self, *args: str) -> str:
+        """A one-shot command on the store, directly (not through the proxy)."""
         env = {**self.cluster.env, "TTSQUEUE_DATABASE_URL": self.store.direct_url}
         done = subprocess.run(
-            [sys.executable, "-m", "ttsqueue", "migrate"],
+            [sys.executable, "-m", "ttsqueue", *args],
             env=env,
             capture_output=True,
             text=True,
@@ -151,7 +155,12 @@ class Run:
             cwd=self.root,
         )
         assert done.returncode == 0, done.stderr
-        (self.root / "migrate.log").write_text(done.stdout + done.stderr)
+        with open(self.root / "commands.log", "a") as log:
+            log.write(done.stdout + done.stderr)
+        return done.stdout
+
+    def start(self) -> None:
+        self.cli("migrate")
         for port in self.ports:
             self.apis[port] = self.cluster.start_api(port)
         for _ in range(self.plan.workers):
@@ -296,9 +305,11 @@ class Run:
             self.chaos()
             submitter.join(self.plan.timeout_s)
             self.wait_finished(began + self.plan.timeout_s)
-            # A worker started now is where temporary files of killed workers are swept.
-            self.cluster.start_worker(1)
-            time.sleep(2.0)
+            # Temporary files of killed workers: the sweep (``ttsqueue gc``, which every
+            # worker also runs at start and in maintenance) removes those no live
+            # process holds; the age guard is waived, the killed writers are gone.
+            self.temp_files_before_gc = temp_files(self.root / "data")
+            self.gc_output = self.cli("gc", "--min-age", "0")
             findings = run_checks(
                 self.store.direct_url,
                 self.traffic,
@@ -320,7 +331,7 @@ class Run:
             clean = (0, -15) if p.role == "api" else (0,)
             if not p.killed and codes.get(p.name) not in clean:
                 problems.append(f"{p.name} exited {codes.get(p.name)}:\n{tail(p.log, 15)}")
-        logs = [self.root / "migrate.log", *(p.log for p in self.cluster.procs)]
+        logs = [self.root / "commands.log", *(p.log for p in self.cluster.procs)]
         problems += [f"logging error in {e}" for e in logging_errors_in(*logs)]
         problems += self.unexplained_cuts()
         problems += self.cluster.grep_logs("response already started")
@@ -336,6 +347,7 @@ class Run:
             reconnects=sum(f.reconnects for f in self.traffic.followers),
             store_faults=sorted(self.store.faults),
             late_writes_refused=self.late_writes_refused(),
+            temp_files_swept=len(self.temp_files_before_gc),
             problems=problems,
         )
 
