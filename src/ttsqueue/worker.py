@@ -345,7 +345,9 @@ class Worker:
         task = item.claimed
         # Normalising and splitting a long chapter takes a while: not on the event loop,
         # which the heartbeats (and, under `ttsqueue up`, the API) share.
-        plan: SynthesisPlan = await asyncio.to_thread(plan_chapter, task, self.storage)
+        plan: SynthesisPlan = await asyncio.to_thread(
+            plan_chapter, task, self.storage, self.settings
+        )
         pieces: list[bytes] = []
         sample_rate = plan.sample_rate  # a chapter with nothing to say is silence at this rate
         done_chars = 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ttsqueue.models import ClaimedTask, Job, TaskKind, Voice
+from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage, write_atomic
 
 BATCH_CHARS = 1500  # text sent to the pool per call: progress granularity vs. overhead
@@ -29,6 +30,35 @@ class Batch:
 
 
 @dataclass(frozen=True, slots=True)
+class ChapterFinish:
+    """What happens to a chapter's speech before it is encoded: loudness normalisation
+    (``target_lufs`` None: left as the engine made it) and silence around it."""
+
+    start_ms: int = 0
+    end_ms: int = 0
+    target_lufs: float | None = None
+    true_peak_db: float = -3.0
+
+    @classmethod
+    def for_voice(cls, voice: Voice, settings: Settings | None) -> ChapterFinish:
+        if settings is None:
+            return cls()
+        target = voice.loudness_lufs if voice.loudness_lufs is not None else settings.loudness_lufs
+        return cls(
+            start_ms=_or(voice.chapter_start_ms, settings.chapter_start_ms),
+            end_ms=_or(voice.chapter_end_ms, settings.chapter_end_ms),
+            target_lufs=target if settings.normalize_loudness else None,
+            true_peak_db=(
+                voice.true_peak_db if voice.true_peak_db is not None else settings.true_peak_db
+            ),
+        )
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+@dataclass(frozen=True, slots=True)
 class SynthesisPlan:
     engine: str
     voice: dict[str, Any]
@@ -39,6 +69,7 @@ class SynthesisPlan:
     relative: str
     fmt: str
     title: str
+    finish: ChapterFinish
 
     def synthesize_args(self, batch: Batch) -> tuple[Any, ...]:
         """Arguments for :func:`synthesize_batch`."""
@@ -46,7 +77,7 @@ class SynthesisPlan:
 
     def encode_args(self, pcm: bytes, sample_rate: int) -> tuple[Any, ...]:
         """Arguments for :func:`encode_chapter`."""
-        return (str(self.path), self.fmt, self.title, pcm, sample_rate)
+        return (str(self.path), self.fmt, self.title, pcm, sample_rate, self.finish)
 
     def result(self, duration_s: float) -> dict[str, Any]:
         return {
@@ -73,7 +104,9 @@ def _batches(chunks: Sequence[tuple[str, int]]) -> tuple[Batch, ...]:
     return tuple(out)
 
 
-def plan_chapter(task: ClaimedTask, storage: Storage) -> SynthesisPlan:
+def plan_chapter(
+    task: ClaimedTask, storage: Storage, settings: Settings | None = None
+) -> SynthesisPlan:
     from ttsqueue import tts
     from ttsqueue.audio.encode import CHAPTER_FORMAT, EXTENSIONS
 
@@ -93,6 +126,7 @@ def plan_chapter(task: ClaimedTask, storage: Storage) -> SynthesisPlan:
         relative=storage.relative(path),
         fmt=fmt,
         title=str(payload.get("title", "")),
+        finish=ChapterFinish.for_voice(voice, settings),
     )
 
 
@@ -112,13 +146,28 @@ def synthesize_batch(
     return b"".join(out), sample_rate
 
 
-def encode_chapter(path: str, fmt: str, title: str, pcm: bytes, sample_rate: int) -> float:
-    """*pool* Encode a chapter's PCM to its file, atomically; returns its duration."""
+def encode_chapter(
+    path: str,
+    fmt: str,
+    title: str,
+    pcm: bytes,
+    sample_rate: int,
+    finish: ChapterFinish | None = None,
+) -> float:
+    """*pool* Bring a chapter's speech to its loudness, put the chapter's silence around
+    it and encode it to its file, atomically; returns its duration."""
     from ttsqueue import tts
     from ttsqueue.audio.encode import encode
+    from ttsqueue.audio.loudness import Target, normalize
 
+    finish = finish or ChapterFinish()
+    if pcm and finish.target_lufs is not None:
+        pcm = normalize(pcm, sample_rate, Target(finish.target_lufs, finish.true_peak_db))
     if not pcm:  # a chapter that reads as nothing still gets a (short, silent) file
         pcm = tts.silence(SILENT_CHAPTER_MS, sample_rate)
+    pcm = b"".join(
+        (tts.silence(finish.start_ms, sample_rate), pcm, tts.silence(finish.end_ms, sample_rate))
+    )
     return write_atomic(Path(path), lambda tmp: encode(pcm, sample_rate, fmt, tmp, title=title))
 
 

@@ -103,6 +103,10 @@ def to_voice(v: VoiceIn | None, settings: Settings) -> Voice | None:
         pitch=v.pitch,
         sentence_pause_ms=v.sentence_pause_ms,
         paragraph_pause_ms=v.paragraph_pause_ms,
+        chapter_start_ms=v.chapter_start_ms,
+        chapter_end_ms=v.chapter_end_ms,
+        loudness_lufs=v.loudness_lufs,
+        true_peak_db=v.true_peak_db,
     )
 
 
