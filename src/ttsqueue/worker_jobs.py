@@ -70,6 +70,8 @@ class SynthesisPlan:
     fmt: str
     title: str
     finish: ChapterFinish
+    cues_path: Path  # the read-along cues, beside the audio
+    cues_relative: str
 
     def synthesize_args(self, batch: Batch) -> tuple[Any, ...]:
         """Arguments for :func:`synthesize_batch`."""
@@ -82,6 +84,7 @@ class SynthesisPlan:
     def result(self, duration_s: float) -> dict[str, Any]:
         return {
             "path": self.relative,
+            "cues": self.cues_relative,
             "duration_s": round(duration_s, 3),
             "format": self.fmt,
             "bytes": self.path.stat().st_size,
@@ -116,6 +119,7 @@ def plan_chapter(
     chunks = tts.prepare_chunks(str(payload["text"]), voice, engine)
     fmt = CHAPTER_FORMAT[str(payload["output_format"])]
     path = storage.chapter_path(task.job_id, task.index, EXTENSIONS[fmt])
+    cues = storage.chapter_path(task.job_id, task.index, ".cues.json")
     return SynthesisPlan(
         engine=voice.engine,
         voice=voice.to_dict(),
@@ -127,23 +131,49 @@ def plan_chapter(
         fmt=fmt,
         title=str(payload.get("title", "")),
         finish=ChapterFinish.for_voice(voice, settings),
+        cues_path=cues,
+        cues_relative=storage.relative(cues),
     )
+
+
+# A chunk's words and where they sound: (text, first sample, end sample) in a batch's PCM.
+Span = tuple[str, int, int]
 
 
 def synthesize_batch(
     engine: str, items: Sequence[tuple[str, int]], voice: dict[str, Any], sample_rate: int
-) -> tuple[bytes, int]:
-    """*pool* Synthesize a few chunks, joined with their pauses, as one PCM blob."""
+) -> tuple[bytes, int, list[Span]]:
+    """*pool* Synthesize a few chunks, joined with their pauses, as one PCM blob, with
+    where each chunk's speech lies in it (for the read-along subtitles)."""
     from ttsqueue import tts
+    from ttsqueue.audio.subtitles import cue_text, speech_span
 
     out: list[bytes] = []
+    spans: list[Span] = []
+    at = 0
     for text, pause_ms in items:
         speech = tts.synthesize_chunk(engine, text, voice)
         sample_rate = speech.sample_rate
+        first, end = speech_span(speech.pcm)
+        words = cue_text(text)
+        if end > first and words:
+            spans.append((words, at + first, at + end))
         out.append(speech.pcm)
+        at += len(speech.pcm) // 2
         if pause_ms:
-            out.append(tts.silence(pause_ms, sample_rate))
-    return b"".join(out), sample_rate
+            gap = tts.silence(pause_ms, sample_rate)
+            out.append(gap)
+            at += len(gap) // 2
+    return b"".join(out), sample_rate, spans
+
+
+def chapter_cues(spans: Sequence[Span], sample_rate: int, finish: ChapterFinish) -> str:
+    """The chapter's cues (JSON, see :mod:`ttsqueue.audio.subtitles`) from its spans,
+    counted from the start of its file (after the silence that opens it)."""
+    from ttsqueue.audio.subtitles import Cue, dump
+
+    lead = finish.start_ms / 1000
+    return dump([Cue(lead + a / sample_rate, lead + b / sample_rate, t) for t, a, b in spans])
 
 
 def encode_chapter(

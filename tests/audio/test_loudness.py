@@ -39,9 +39,7 @@ def speech() -> tuple[bytes, int]:
 
 def scaled(pcm: bytes, factor: float) -> bytes:
     samples = array.array("h", pcm)
-    return array.array(
-        "h", (max(-32768, min(32767, round(s * factor))) for s in samples)
-    ).tobytes()
+    return array.array("h", (max(-32768, min(32767, round(s * factor))) for s in samples)).tobytes()
 
 
 def as_float(pcm: bytes) -> np.ndarray:

@@ -15,10 +15,10 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("numpy")
 pytest.importorskip("onnx")
 
-from tests.tts.test_piper import write_voice  # noqa: E402
-from ttsqueue.models import Voice  # noqa: E402
-from ttsqueue.tts import check_voice, get_engine, list_voices  # noqa: E402
-from ttsqueue.tts.packaged_voices import packaged_models  # noqa: E402
+from tests.tts.test_piper import write_voice
+from ttsqueue.models import Voice
+from ttsqueue.tts import check_voice, get_engine, list_voices
+from ttsqueue.tts.packaged_voices import packaged_models
 
 JOE = "en_US-joe-medium"
 
