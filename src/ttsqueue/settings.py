@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     max_book_chars: int = Field(2_000_000, ge=1)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     submissions_per_minute: int = Field(30, ge=1)
+    previews_per_minute: int = Field(20, ge=1, description="voice previews a user may make")
+    preview_max_chars: int = Field(300, ge=1, le=5000, description="text of one preview")
     max_active_jobs: int = Field(20, ge=1)
     parse_concurrency: int = Field(2, ge=1, description="books parsed at once, off the event loop")
     parse_queue: int = Field(

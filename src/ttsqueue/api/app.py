@@ -112,6 +112,7 @@ def _state(settings: Settings, queue: Queue) -> ApiState:
         auth=Authenticator(settings, queue.backend, premium_check(settings, queue.backend)),
         sla=SlaCache(),
         parsing=ParseSlots(settings.parse_concurrency, settings.parse_queue),
+        previews=SlidingWindow(settings.previews_per_minute),
     )
 
 

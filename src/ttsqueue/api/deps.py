@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ttsqueue.api.auth import Authenticator, AuthError
 from ttsqueue.api.errors import ApiError
 from ttsqueue.api.parsing import ParseSlots
+from ttsqueue.api.preview import ClipCache
 from ttsqueue.api.ratelimit import SlidingWindow
 from ttsqueue.api.sla_cache import SlaCache
 from ttsqueue.models import User
@@ -33,6 +34,8 @@ class ApiState:
     auth: Authenticator
     sla: SlaCache
     parsing: ParseSlots
+    previews: SlidingWindow
+    clips: ClipCache = field(default_factory=ClipCache)
 
 
 def get_state(request: Request) -> ApiState:

@@ -198,6 +198,7 @@ class EventPublic(BaseModel):
 
 
 class VoiceInfoPublic(BaseModel):
+    id: str = Field(description="engine:name, as GET /v1/voices/{id}/preview takes it")
     engine: str
     name: str
     language: str
