@@ -18,6 +18,7 @@ from ttsqueue.storage import Storage, write_atomic
 
 BATCH_CHARS = 1500  # text sent to the pool per call: progress granularity vs. overhead
 SILENT_CHAPTER_MS = 500
+EDGE_MS = 40  # silence kept around each chunk's speech (the rest of the pause is ours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,10 @@ def synthesize_batch(
     engine: str, items: Sequence[tuple[str, int]], voice: dict[str, Any], sample_rate: int
 ) -> tuple[bytes, int, list[Span]]:
     """*pool* Synthesize a few chunks, joined with their pauses, as one PCM blob, with
-    where each chunk's speech lies in it (for the read-along subtitles)."""
+    where each chunk's speech lies in it (for the read-along subtitles).
+
+    The silence an engine leaves around a chunk's speech (piper: 150-200 ms after each
+    sentence) is trimmed to :data:`EDGE_MS`, so a pause is as long as asked for."""
     from ttsqueue import tts
     from ttsqueue.audio.subtitles import cue_text, speech_span
 
@@ -154,12 +158,18 @@ def synthesize_batch(
     for text, pause_ms in items:
         speech = tts.synthesize_chunk(engine, text, voice)
         sample_rate = speech.sample_rate
-        first, end = speech_span(speech.pcm)
-        words = cue_text(text)
-        if end > first and words:
-            spans.append((words, at + first, at + end))
-        out.append(speech.pcm)
-        at += len(speech.pcm) // 2
+        pcm = speech.pcm
+        first, end = speech_span(pcm)
+        if end > first:
+            edge = EDGE_MS * sample_rate // 1000
+            cut = max(0, first - edge)
+            pcm = pcm[2 * cut : 2 * (end + edge)]
+            first, end = first - cut, end - cut
+            words = cue_text(text)
+            if words:
+                spans.append((words, at + first, at + end))
+        out.append(pcm)
+        at += len(pcm) // 2
         if pause_ms:
             gap = tts.silence(pause_ms, sample_rate)
             out.append(gap)
