@@ -120,7 +120,7 @@ def plan_chapter(
     chunks = tts.prepare_chunks(str(payload["text"]), voice, engine)
     fmt = CHAPTER_FORMAT[str(payload["output_format"])]
     path = storage.chapter_path(task.job_id, task.index, EXTENSIONS[fmt])
-    cues = storage.chapter_path(task.job_id, task.index, ".cues.json")
+    cues = storage.job_dir(task.job_id) / f"cues-{task.index + 1:03d}.json"
     return SynthesisPlan(
         engine=voice.engine,
         voice=voice.to_dict(),

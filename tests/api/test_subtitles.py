@@ -143,7 +143,7 @@ async def test_subtitles_are_the_owners_and_stay_in_the_job_directory(
         await client.get(f"/v1/jobs/{alice}/chapters/9/subtitles", headers=ALICE)
     ).status_code == 404
     row: Any = backend._jobs[alice]  # type: ignore[attr-defined]
-    for target in (f"{bob}/chapter-001.cues.json", f"{alice}/../{bob}/chapter-001.cues.json"):
+    for target in (f"{bob}/cues-001.json", f"{alice}/../{bob}/cues-001.json"):
         row.tasks[0].result = {**row.tasks[0].result, "cues": target}
         for path in (url, f"/v1/jobs/{alice}/subtitles"):
             r = await client.get(path, headers=ALICE)
