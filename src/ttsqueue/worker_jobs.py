@@ -124,7 +124,8 @@ def plan_chapter(
     return SynthesisPlan(
         engine=voice.engine,
         voice=voice.to_dict(),
-        batches=_batches([(c.text, c.pause_after_ms) for c in chunks]),
+        # the chapter's own closing silence replaces the pause after its last sentence
+        batches=_batches([(c.text, 0 if c is chunks[-1] else c.pause_after_ms) for c in chunks]),
         total_chars=sum(len(c.text) for c in chunks),
         sample_rate=int(getattr(engine, "sample_rate", 22050)),
         path=path,
