@@ -92,3 +92,18 @@ async def test_bad_previews_are_refused_naming_the_field(
 
 async def test_a_preview_needs_a_token(client: httpx.AsyncClient) -> None:
     assert (await client.get(URL)).status_code == 401
+
+
+def test_the_clip_cache_keeps_the_most_recent_within_its_size() -> None:
+    from ttsqueue.api.preview import ClipCache
+
+    cache = ClipCache(max_bytes=10)
+    a, b, c = ("e", "v", 1.0, "a"), ("e", "v", 1.0, "b"), ("e", "v", 1.0, "c")
+    cache.put(a, b"aaaa")
+    cache.put(b, b"bbbb")
+    assert cache.get(a) == b"aaaa"  # a is now the most recent
+    cache.put(c, b"cccc")  # over 10 bytes: the least recent (b) goes
+    assert cache.get(b) is None
+    assert cache.get(a) == b"aaaa" and cache.get(c) == b"cccc"
+    cache.put(("e", "v", 1.0, "huge"), b"x" * 11)  # larger than the whole cache: not kept
+    assert cache.get(("e", "v", 1.0, "huge")) is None and cache.get(a) == b"aaaa"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -36,6 +37,8 @@ class ApiState:
     parsing: ParseSlots
     previews: SlidingWindow
     clips: ClipCache = field(default_factory=ClipCache)
+    # voice previews synthesized at once in this process (the rest wait their turn)
+    preview_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
 def get_state(request: Request) -> ApiState:

@@ -3,8 +3,9 @@
 A preview is bounded three ways before any work: the text's length
 (``settings.preview_max_chars``), the clip's length (:data:`MAX_CLIP_S`, longer speech is
 cut) and the caller's rate (``settings.previews_per_minute``, as submissions are
-limited). Clips are cached in memory by voice and text (:class:`ClipCache`), so the same
-preview asked again costs nothing and does not count against the rate.
+limited); at most two are synthesized at once per API process. Clips are cached in
+memory by voice and text (:class:`ClipCache`), so the same preview asked again costs
+nothing and does not count against the rate.
 """
 
 from __future__ import annotations

@@ -102,7 +102,8 @@ async def preview(
                 headers={"Retry-After": state.previews.retry_after(wait)},
             )
         target = Target(state.settings.loudness_lufs, state.settings.true_peak_db)
-        clip = await run_in_threadpool(make_clip, voice, line, target)
+        async with state.preview_slots:
+            clip = await run_in_threadpool(make_clip, voice, line, target)
         state.clips.put(key, clip)
     return Response(
         clip, media_type=MEDIA_TYPE, headers={"Cache-Control": "private, max-age=86400"}
