@@ -147,7 +147,10 @@ async def _submit_demo(queue: Queue, *, always: bool = False) -> str | None:
     from ttsqueue.tts import check_voice
 
     book = parse_text(path.read_text(encoding="utf-8"), markdown=True)
-    voice = DEMO_VOICE if check_voice(DEMO_VOICE) is None else None
+    try:
+        voice = DEMO_VOICE if check_voice(DEMO_VOICE) is None else None
+    except ImportError:  # the voice's package is there but not the piper extra's libraries
+        voice = None
     result = await queue.add_job(
         User(DEMO_USER, premium=True, admin=True),
         BookRequest(chapters=book.chapters, title=book.title, author=book.author, voice=voice),
