@@ -13,7 +13,7 @@
    message naming the extra.
 6. Each extra (every one in pyproject.toml but ``dev``) installs alone into its own
    fresh environment, and its module imports and works: a job round trip on
-   PostgreSQL and Redis, speech from a tiny piper voice.
+   PostgreSQL and Redis, speech from a tiny piper voice and from the packaged one.
 
 Installs reuse pip's cache, so a second run takes about a minute. Run it with
 ``make check-install``; ``--keep`` leaves the environments for a look.
@@ -113,6 +113,16 @@ book = parse_pdf(bytes(out), default_title="Check")
 words = " ".join(c.text for c in book.chapters)
 assert "bright cold day" in words, words
 print(f"pdf: {len(book.chapters)} chapter(s) read from a one-page PDF")
+"""
+VOICES_SMOKE = """
+from ttsqueue.models import Voice
+from ttsqueue.tts import get_engine, list_voices
+
+assert "en_US-joe-medium" in {v.name for v in list_voices("piper")}, list_voices("piper")
+voice = Voice(engine="piper", name="en_US-joe-medium")
+speech = get_engine("piper").synthesize("Hello there.", voice)
+assert speech.sample_rate == 22050 and speech.duration_s > 0.5, speech.duration_s
+print(f"voices: {speech.duration_s:.2f} s of speech from the packaged en_US-joe-medium")
 """
 # Run inside the core environment: what is missing names its extra.
 MISSING_EXTRAS = """
@@ -326,6 +336,8 @@ def extra_smoke(name: str, work: Path) -> tuple[str, dict[str, str]]:
         return OTEL_SMOKE, {}
     if name == "pdf":
         return PDF_SMOKE, {}
+    if name == "voices":
+        return VOICES_SMOKE, {}
     raise CheckFailed(f"no smoke test for the extra {name!r}: add one to {Path(__file__).name}")
 
 

@@ -111,6 +111,10 @@ class Voice:
     pitch: float | None = None
     sentence_pause_ms: int | None = None
     paragraph_pause_ms: int | None = None
+    chapter_start_ms: int | None = None  # silence before and after each chapter
+    chapter_end_ms: int | None = None
+    loudness_lufs: float | None = None  # integrated loudness target of every chapter
+    true_peak_db: float | None = None  # ceiling for the true peak
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +124,10 @@ class Voice:
             "pitch": self.pitch,
             "sentence_pause_ms": self.sentence_pause_ms,
             "paragraph_pause_ms": self.paragraph_pause_ms,
+            "chapter_start_ms": self.chapter_start_ms,
+            "chapter_end_ms": self.chapter_end_ms,
+            "loudness_lufs": self.loudness_lufs,
+            "true_peak_db": self.true_peak_db,
         }
 
     @classmethod
@@ -131,7 +139,15 @@ class Voice:
             pitch=None if data.get("pitch") is None else float(data["pitch"]),
             sentence_pause_ms=data.get("sentence_pause_ms"),
             paragraph_pause_ms=data.get("paragraph_pause_ms"),
+            chapter_start_ms=data.get("chapter_start_ms"),
+            chapter_end_ms=data.get("chapter_end_ms"),
+            loudness_lufs=_opt_float(data.get("loudness_lufs")),
+            true_peak_db=_opt_float(data.get("true_peak_db")),
         )
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     max_book_chars: int = Field(2_000_000, ge=1)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     submissions_per_minute: int = Field(30, ge=1)
+    previews_per_minute: int = Field(20, ge=1, description="voice previews a user may make")
+    preview_max_chars: int = Field(300, ge=1, le=5000, description="text of one preview")
     max_active_jobs: int = Field(20, ge=1)
     parse_concurrency: int = Field(2, ge=1, description="books parsed at once, off the event loop")
     parse_queue: int = Field(
@@ -117,6 +119,13 @@ class Settings(BaseSettings):
     default_engine: str = "espeak"
     default_voice: str = "en-us"
     default_format: str = "m4b"
+    loudness_lufs: float = Field(
+        -18.0, ge=-40.0, le=-10.0, description="integrated loudness of every chapter (LUFS)"
+    )
+    true_peak_db: float = Field(-3.0, ge=-9.0, le=0.0, description="true-peak ceiling (dBTP)")
+    normalize_loudness: bool = Field(True, description="bring every chapter to loudness_lufs")
+    chapter_start_ms: int = Field(500, ge=0, le=10_000, description="silence before a chapter")
+    chapter_end_ms: int = Field(1500, ge=0, le=10_000, description="silence after a chapter")
 
     # operations: cost and service levels (docs/operations.md)
     price_per_million_chars: dict[str, float] = Field(

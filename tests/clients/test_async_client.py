@@ -20,6 +20,7 @@ from ttsqueue.client import (
     JobCreate,
     JobStatus,
 )
+from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage
 
 BOOK = {
@@ -182,3 +183,30 @@ async def test_with_token_shares_the_connection_pool(alice: AsyncClient) -> None
         await alice.get_job(job.id)
     await carol.aclose()  # not its pool: alice still works
     assert (await alice.get_user_jobs()).items == []
+
+
+async def test_subtitles_and_a_voice_preview(
+    alice: AsyncClient, backend: Backend, settings: Settings
+) -> None:
+    import av
+
+    from tests.api.test_subtitles import run_worker
+
+    clip = await alice.get_voice_preview("espeak:en-us", "Hello there.", speed=1.2)
+    with av.open(io.BytesIO(clip)) as container:
+        assert container.format.name == "mp3"
+    with pytest.raises(ClientError) as unknown:
+        await alice.get_voice_preview("espeak:nobody")
+    assert unknown.value.status_code == 404
+
+    job = await alice.add_job(BOOK)
+    with pytest.raises(ClientError) as early:
+        await alice.get_subtitles(job.id)
+    assert early.value.status_code == 404
+    await run_worker(backend, settings, job.id)
+    vtt = await alice.get_subtitles(job.id)
+    assert vtt.startswith("WEBVTT") and "First part." in vtt and "Second." in vtt
+    srt = await alice.get_subtitles(job.id, chapter=2, format="srt")
+    assert srt.startswith("1\n00:00:00,") and "Second." in srt and "First" not in srt
+    with pytest.raises(ValueError, match="format"):
+        await alice.get_subtitles(job.id, format="ass")

@@ -67,6 +67,10 @@ def test_the_same_calls_as_the_async_client(live_server: LiveServer) -> None:
         assert alice.get_queue_stats().jobs.get("queued") == 2
         assert alice.health().status == "ok"
         assert alice.get_voices()
+        assert len(alice.get_voice_preview("espeak:en-us", "Hi.")) > 500
+        with pytest.raises(ClientError) as early:
+            alice.get_subtitles(job.id, chapter=1, format="srt")
+        assert early.value.status_code == 404
 
         with pytest.raises(ClientError) as hidden:
             bob.get_job(job.id)

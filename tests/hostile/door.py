@@ -22,7 +22,13 @@ from ttsqueue.models import ClaimedTask, TaskKind
 from ttsqueue.queue import Queue
 from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage
-from ttsqueue.worker_jobs import encode_chapter, plan_chapter, synthesize_batch
+from ttsqueue.worker_jobs import (
+    Span,
+    chapter_cues,
+    encode_chapter,
+    plan_chapter,
+    synthesize_batch,
+)
 
 HANG_S = 60.0  # no answer within this is a hang (generous: the machine may be loaded)
 NOOP_VOICE = {"engine": "noop", "name": "silence", "speed": 1.0}
@@ -47,14 +53,18 @@ def door_settings(tmp: Path) -> Settings:
 def read_chapter(task: ClaimedTask, storage: Storage) -> dict[str, Any]:
     """The worker's steps for one chapter: plan (normalise, split or cut the SSML into
     chunks for the chapter's own engine), synthesize every chunk (with the silent engine,
-    through the same chunk reader), encode."""
+    through the same chunk reader), encode, write the read-along cues."""
     plan = plan_chapter(task, storage)
     sample_rate = plan.sample_rate
     pcm: list[bytes] = []
+    spans: list[Span] = []
     for batch in plan.batches:
-        piece, sample_rate = synthesize_batch("noop", batch.items, NOOP_VOICE, sample_rate)
+        at = sum(len(p) for p in pcm) // 2
+        piece, sample_rate, found = synthesize_batch("noop", batch.items, NOOP_VOICE, sample_rate)
         pcm.append(piece)
-    duration = encode_chapter(str(plan.path), plan.fmt, plan.title, b"".join(pcm), sample_rate)
+        spans.extend((text, at + a, at + b) for text, a, b in found)
+    duration = encode_chapter(*plan.encode_args(b"".join(pcm), sample_rate))
+    plan.cues_path.write_text(chapter_cues(spans, sample_rate, plan.finish), encoding="utf-8")
     return plan.result(duration)
 
 

@@ -113,6 +113,8 @@ def write_voice(folder: Path, name: str, cfg: dict[str, object] | None = None) -
 
 @pytest.fixture
 def voices_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # Only the directory's voices: packaged ones are tested in test_packaged_voices.
+    monkeypatch.setattr("ttsqueue.tts.piper.packaged_models", dict)
     folder = tmp_path / "voices"
     write_voice(folder, "tiny")
     monkeypatch.setenv("TTSQUEUE_PIPER_VOICES_DIR", str(folder))
@@ -227,6 +229,7 @@ def test_without_a_voices_dir_piper_has_no_voices(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TTSQUEUE_PIPER_VOICES_DIR", raising=False)
+    monkeypatch.setattr("ttsqueue.tts.piper.packaged_models", dict)
     model = write_voice(tmp_path / "mine", "own")
     assert list_voices("piper") == []
     for name in (str(model), str(tmp_path / "mine" / "absent.onnx"), "own"):

@@ -169,6 +169,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{job_id}/subtitles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Subtitles for the whole audiobook
+         * @description One cue per sentence, timed on the assembled book, once the job has completed;
+         *     404 until then.
+         */
+        get: operations["book_subtitles_v1_jobs__job_id__subtitles_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{job_id}/chapters/{n}/subtitles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Subtitles for one chapter
+         * @description One cue per sentence, timed on the chapter's own audio, as soon as the chapter is
+         *     done; 404 until then.
+         */
+        get: operations["chapter_subtitles_v1_jobs__job_id__chapters__n__subtitles_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/voices": {
         parameters: {
             query?: never;
@@ -178,9 +220,32 @@ export interface paths {
         };
         /**
          * List Voices
-         * @description Every voice of every available engine; `engine` and `name` go in a job's voice.
+         * @description Every voice of every available engine; `engine` and `name` go in a job's voice,
+         *     `id` in a preview's address.
          */
         get: operations["list_voices_v1_voices_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/voices/{voice_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Hear a voice
+         * @description A short MP3 of the voice reading `text` (at most `TTSQUEUE_PREVIEW_MAX_CHARS`
+         *     characters; the clip is cut at 20 seconds). The same preview asked again comes from
+         *     a cache; new ones count against `TTSQUEUE_PREVIEWS_PER_MINUTE` (429 past it).
+         */
+        get: operations["preview_v1_voices__voice_id__preview_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1394,9 +1459,38 @@ export interface components {
              * @default null
              */
             paragraph_pause_ms?: number | null;
+            /**
+             * Chapter Start Ms
+             * @description silence before each chapter (default from the server's settings)
+             * @default null
+             */
+            chapter_start_ms?: number | null;
+            /**
+             * Chapter End Ms
+             * @description silence after each chapter (default from the server's settings)
+             * @default null
+             */
+            chapter_end_ms?: number | null;
+            /**
+             * Loudness Lufs
+             * @description integrated loudness of every chapter, LUFS (default -18)
+             * @default null
+             */
+            loudness_lufs?: number | null;
+            /**
+             * True Peak Db
+             * @description ceiling for the true peak, dBTP (default -3)
+             * @default null
+             */
+            true_peak_db?: number | null;
         };
         /** VoiceInfoPublic */
         VoiceInfoPublic: {
+            /**
+             * Id
+             * @description engine:name, as GET /v1/voices/{id}/preview takes it
+             */
+            id: string;
             /** Engine */
             engine: string;
             /** Name */
@@ -1422,6 +1516,14 @@ export interface components {
             sentence_pause_ms: number | null;
             /** Paragraph Pause Ms */
             paragraph_pause_ms: number | null;
+            /** Chapter Start Ms */
+            chapter_start_ms?: number | null;
+            /** Chapter End Ms */
+            chapter_end_ms?: number | null;
+            /** Loudness Lufs */
+            loudness_lufs?: number | null;
+            /** True Peak Db */
+            true_peak_db?: number | null;
         };
         /** WebhookCreate */
         WebhookCreate: {
@@ -1646,6 +1748,10 @@ export interface operations {
                 pitch?: number | null;
                 sentence_pause_ms?: number | null;
                 paragraph_pause_ms?: number | null;
+                chapter_start_ms?: number | null;
+                chapter_end_ms?: number | null;
+                loudness_lufs?: number | null;
+                true_peak_db?: number | null;
                 output_format?: ("m4b" | "mp3" | "opus" | "m4a" | "flac" | "wav") | null;
                 priority?: number | null;
                 run_at?: number | string | null;
@@ -2325,6 +2431,116 @@ export interface operations {
             };
         };
     };
+    book_subtitles_v1_jobs__job_id__subtitles_get: {
+        parameters: {
+            query?: {
+                /** @description vtt (WebVTT, the default) or srt (SubRip) */
+                format?: "vtt" | "srt";
+            };
+            header?: never;
+            path: {
+                /** @description the job's id (a UUID) */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subtitles */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/vtt": string;
+                    "application/x-subrip": string;
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job (or another user's), or the audio is not ready */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `loc` names the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    chapter_subtitles_v1_jobs__job_id__chapters__n__subtitles_get: {
+        parameters: {
+            query?: {
+                /** @description vtt (WebVTT, the default) or srt (SubRip) */
+                format?: "vtt" | "srt";
+            };
+            header?: never;
+            path: {
+                /** @description chapter number, from 1 */
+                n: number;
+                /** @description the job's id (a UUID) */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subtitles */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/vtt": string;
+                    "application/x-subrip": string;
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job (or another user's), or the audio is not ready */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `loc` names the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_voices_v1_voices_get: {
         parameters: {
             query?: never;
@@ -2345,6 +2561,69 @@ export interface operations {
             };
             /** @description Missing or invalid credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    preview_v1_voices__voice_id__preview_get: {
+        parameters: {
+            query?: {
+                /** @description what to read (a short default) */
+                text?: string | null;
+                speed?: number;
+            };
+            header?: never;
+            path: {
+                /** @description engine:name, from /v1/voices */
+                voice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An MP3 clip of the voice */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/mpeg": string;
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job (or another user's), or the audio is not ready */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `loc` names the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many submissions or unfinished jobs; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

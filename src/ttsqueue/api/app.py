@@ -32,6 +32,7 @@ from ttsqueue.api.routes import (
     legacy,
     prom,
     stats,
+    subtitles,
     voices,
     webhooks,
 )
@@ -112,6 +113,7 @@ def _state(settings: Settings, queue: Queue) -> ApiState:
         auth=Authenticator(settings, queue.backend, premium_check(settings, queue.backend)),
         sla=SlaCache(),
         parsing=ParseSlots(settings.parse_concurrency, settings.parse_queue),
+        previews=SlidingWindow(settings.previews_per_minute),
     )
 
 
@@ -202,7 +204,7 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     if queue is not None:
         app.state.api = _state(settings, queue)
     errors.install(app)
-    for module in (jobs, batch, events, audio, voices, stats, health, legacy, webhooks):
+    for module in (jobs, batch, events, audio, subtitles, voices, stats, health, legacy, webhooks):
         app.include_router(module.router)
     app.include_router(admin.router)
     if not settings.metrics_port:

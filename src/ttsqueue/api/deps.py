@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -12,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ttsqueue.api.auth import Authenticator, AuthError
 from ttsqueue.api.errors import ApiError
 from ttsqueue.api.parsing import ParseSlots
+from ttsqueue.api.preview import ClipCache
 from ttsqueue.api.ratelimit import SlidingWindow
 from ttsqueue.api.sla_cache import SlaCache
 from ttsqueue.models import User
@@ -33,6 +35,10 @@ class ApiState:
     auth: Authenticator
     sla: SlaCache
     parsing: ParseSlots
+    previews: SlidingWindow
+    clips: ClipCache = field(default_factory=ClipCache)
+    # voice previews synthesized at once in this process (the rest wait their turn)
+    preview_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
 def get_state(request: Request) -> ApiState:

@@ -14,7 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from ttsqueue.api.errors import ErrorItem
 from ttsqueue.models import JobStatus, TaskStatus
 from ttsqueue.queue import MAX_KEY_CHARS, MAX_TITLE_CHARS
-from ttsqueue.tts.base import MAX_PAUSE_MS, MAX_PITCH, MAX_SPEED, MIN_PITCH, MIN_SPEED
+from ttsqueue.tts.base import (
+    MAX_PAUSE_MS,
+    MAX_PITCH,
+    MAX_SPEED,
+    MAX_TARGET_LUFS,
+    MAX_TRUE_PEAK_DB,
+    MIN_PITCH,
+    MIN_SPEED,
+    MIN_TARGET_LUFS,
+    MIN_TRUE_PEAK_DB,
+)
 
 OutputFormat = Literal["m4b", "mp3", "opus", "m4a", "flac", "wav"]
 MAX_EPOCH = 253_402_300_799.0  # 9999-12-31T23:59:59Z
@@ -23,6 +33,8 @@ Title = Annotated[str, Field(max_length=MAX_TITLE_CHARS)]
 ShortId = Annotated[str, Field(max_length=MAX_KEY_CHARS)]
 Epoch = Annotated[float, Field(ge=0, le=MAX_EPOCH, description="seconds since the Unix epoch")]
 PauseMs = Annotated[int, Field(ge=0, le=MAX_PAUSE_MS)]
+LoudnessLufs = Annotated[float, Field(ge=MIN_TARGET_LUFS, le=MAX_TARGET_LUFS)]
+TruePeakDb = Annotated[float, Field(ge=MIN_TRUE_PEAK_DB, le=MAX_TRUE_PEAK_DB)]
 
 
 def epoch_of(value: datetime) -> float:
@@ -47,6 +59,18 @@ class VoiceIn(BaseModel):
     pitch: Annotated[float, Field(ge=MIN_PITCH, le=MAX_PITCH)] | None = None
     sentence_pause_ms: PauseMs | None = None
     paragraph_pause_ms: PauseMs | None = None
+    chapter_start_ms: PauseMs | None = Field(
+        None, description="silence before each chapter (default from the server's settings)"
+    )
+    chapter_end_ms: PauseMs | None = Field(
+        None, description="silence after each chapter (default from the server's settings)"
+    )
+    loudness_lufs: LoudnessLufs | None = Field(
+        None, description="integrated loudness of every chapter, LUFS (default -18)"
+    )
+    true_peak_db: TruePeakDb | None = Field(
+        None, description="ceiling for the true peak, dBTP (default -3)"
+    )
 
 
 class ChapterIn(BaseModel):
@@ -107,6 +131,10 @@ class VoicePublic(BaseModel):
     pitch: float | None
     sentence_pause_ms: int | None
     paragraph_pause_ms: int | None
+    chapter_start_ms: int | None = None
+    chapter_end_ms: int | None = None
+    loudness_lufs: float | None = None
+    true_peak_db: float | None = None
 
 
 class ChapterPublic(BaseModel):
@@ -170,6 +198,7 @@ class EventPublic(BaseModel):
 
 
 class VoiceInfoPublic(BaseModel):
+    id: str = Field(description="engine:name, as GET /v1/voices/{id}/preview takes it")
     engine: str
     name: str
     language: str

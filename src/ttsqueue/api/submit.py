@@ -33,10 +33,12 @@ from ttsqueue.api.errors import ApiError, pydantic_error
 from ttsqueue.api.schemas import (
     MAX_EPOCH,
     JobCreate,
+    LoudnessLufs,
     OutputFormat,
     PauseMs,
     ShortId,
     Title,
+    TruePeakDb,
     VoiceIn,
 )
 from ttsqueue.books import (
@@ -72,6 +74,10 @@ class SubmitQuery(BaseModel):
     pitch: Annotated[float, Field(ge=MIN_PITCH, le=MAX_PITCH)] | None = None
     sentence_pause_ms: PauseMs | None = None
     paragraph_pause_ms: PauseMs | None = None
+    chapter_start_ms: PauseMs | None = None
+    chapter_end_ms: PauseMs | None = None
+    loudness_lufs: LoudnessLufs | None = None
+    true_peak_db: TruePeakDb | None = None
     output_format: OutputFormat | None = None
     priority: Annotated[int, Field(ge=0, le=9)] | None = None
     run_at: Annotated[float, Field(ge=0, le=MAX_EPOCH)] | datetime | None = None
@@ -103,6 +109,10 @@ def to_voice(v: VoiceIn | None, settings: Settings) -> Voice | None:
         pitch=v.pitch,
         sentence_pause_ms=v.sentence_pause_ms,
         paragraph_pause_ms=v.paragraph_pause_ms,
+        chapter_start_ms=v.chapter_start_ms,
+        chapter_end_ms=v.chapter_end_ms,
+        loudness_lufs=v.loudness_lufs,
+        true_peak_db=v.true_peak_db,
     )
 
 
@@ -140,7 +150,15 @@ def _from_query(
     cover: bytes | None = None,
 ) -> BookRequest:
     voice = None
-    if q.engine or q.voice or q.speed != 1.0 or q.pitch is not None:
+    reading = (
+        q.sentence_pause_ms,
+        q.paragraph_pause_ms,
+        q.chapter_start_ms,
+        q.chapter_end_ms,
+        q.loudness_lufs,
+        q.true_peak_db,
+    )
+    if q.engine or q.voice or q.speed != 1.0 or q.pitch is not None or reading != (None,) * 6:
         voice = to_voice(
             VoiceIn(
                 engine=q.engine,
@@ -149,6 +167,10 @@ def _from_query(
                 pitch=q.pitch,
                 sentence_pause_ms=q.sentence_pause_ms,
                 paragraph_pause_ms=q.paragraph_pause_ms,
+                chapter_start_ms=q.chapter_start_ms,
+                chapter_end_ms=q.chapter_end_ms,
+                loudness_lufs=q.loudness_lufs,
+                true_peak_db=q.true_peak_db,
             ),
             settings,
         )

@@ -263,6 +263,23 @@ def audio(job_id: str, chapter: int | None, byte_range: str | None) -> Call[byte
     return Call("GET", audio_path(job_id, chapter), lambda r: check(r).content, headers=headers)
 
 
+def subtitles(job_id: str, chapter: int | None, fmt: str) -> Call[str]:
+    if fmt not in ("vtt", "srt"):
+        raise ValueError(f"format must be 'vtt' or 'srt', not {fmt!r}")
+    path = audio_path(job_id, chapter).removesuffix("/audio") + "/subtitles"
+    return Call("GET", path, lambda r: check(r).text, params={"format": fmt})
+
+
+def voice_preview(voice_id: str, text: str | None, speed: float) -> Call[bytes]:
+    if not voice_id:
+        raise ValueError("a voice id (engine:name, from get_voices) is required")
+    params: dict[str, Any] = {"speed": speed}
+    if text is not None:
+        params["text"] = text
+    path = f"/v1/voices/{quote(voice_id, safe=':')}/preview"
+    return Call("GET", path, lambda r: check(r).content, params=params)
+
+
 def client_headers(token: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
     from ttsqueue import __version__
 

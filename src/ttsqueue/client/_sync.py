@@ -165,6 +165,17 @@ class Client:
     def get_voices(self) -> list[VoiceInfoPublic]:
         return self._run(calls.voices())
 
+    def get_voice_preview(
+        self, voice_id: str, text: str | None = None, *, speed: float = 1.0
+    ) -> bytes:
+        """A short MP3 of the voice ``engine:name`` (``VoiceInfoPublic.id``) reading
+        ``text`` (or a line of its own)."""
+        return self._run(calls.voice_preview(voice_id, text, speed))
+
+    def get_subtitles(self, job_id: str, *, chapter: int | None = None, format: str = "vtt") -> str:
+        """The read-along subtitles (``vtt`` or ``srt``) of the book or one chapter."""
+        return self._run(calls.subtitles(job_id, chapter, format))
+
     def health(self) -> HealthPublic:
         return self._run(calls.health())
 

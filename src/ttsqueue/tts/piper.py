@@ -1,9 +1,11 @@
 """The piper engine: neural voices from a user-supplied piper ``.onnx`` model.
 
 The voices are the models ``<name>.onnx`` (with ``<name>.onnx.json`` beside them) in the
-directory ``TTSQUEUE_PIPER_VOICES_DIR``; a voice is named as the catalogue
-(``/v1/voices``) lists it, ``<name>``, never by a path, so no request can name (or learn
-of) another file on the server. Without that directory piper has no voices. Text is turned
+directory ``TTSQUEUE_PIPER_VOICES_DIR``, and those that an installed package ships with
+its weights (see :mod:`ttsqueue.tts.packaged_voices`; the directory wins on a name both
+offer); a voice is named as the catalogue (``/v1/voices``) lists it, ``<name>``, never by
+a path, so no request can name (or learn of) another file on the server. Without either,
+piper has no voices. Text is turned
 into IPA phonemes by espeak-ng (the same library as the espeak engine), phonemes into ids
 with the model's ``phoneme_id_map``, and the ONNX model (inputs ``input``,
 ``input_lengths``, ``scales`` and, for multi-speaker models, ``sid``) into float audio.
@@ -28,6 +30,7 @@ from ttsqueue.models import Voice
 from ttsqueue.tts import espeak_lib
 from ttsqueue.tts.base import EngineError, Speech, VoiceInfo
 from ttsqueue.tts.espeak import EspeakEngine
+from ttsqueue.tts.packaged_voices import packaged_models
 
 VOICES_DIR_ENV = "TTSQUEUE_PIPER_VOICES_DIR"
 PAD, BOS, EOS = "_", "^", "$"
@@ -177,30 +180,42 @@ class PiperEngine:
     def model_path(self, name: str) -> Path | None:
         """The model file of the catalogue voice ``name``, or None when the catalogue has
         no such voice (whatever files exist elsewhere: a name is never a path)."""
-        folder = self.voices_dir()
-        if folder is None or not VOICE_NAME.fullmatch(name):
+        if not VOICE_NAME.fullmatch(name):
             return None
-        candidate = folder / f"{name}.onnx"
-        json_path = candidate.with_name(candidate.name + ".json")
-        return candidate if candidate.is_file() and json_path.is_file() else None
+        folder = self.voices_dir()
+        if folder is not None:
+            candidate = folder / f"{name}.onnx"
+            json_path = candidate.with_name(candidate.name + ".json")
+            if candidate.is_file() and json_path.is_file():
+                return candidate
+        return packaged_models().get(name)
+
+    def catalogue(self) -> dict[str, Path]:
+        """Every voice name → its model file: the voices directory's, then packaged ones."""
+        models: dict[str, Path] = {}
+        folder = self.voices_dir()
+        if folder is not None and folder.is_dir():
+            for model in sorted(folder.glob("*.onnx")):
+                if (
+                    VOICE_NAME.fullmatch(model.stem)
+                    and model.with_name(model.name + ".json").is_file()
+                ):
+                    models[model.stem] = model
+        for name, model in packaged_models().items():
+            models.setdefault(name, model)
+        return models
 
     def voices(self) -> list[VoiceInfo]:
-        folder = self.voices_dir()
-        if folder is None or not folder.is_dir():
-            return []
         out: list[VoiceInfo] = []
-        for model in sorted(folder.glob("*.onnx")):
-            json_path = model.with_name(model.name + ".json")
-            if not json_path.is_file():
-                continue
+        for name, model in self.catalogue().items():
             try:
-                config = PiperConfig.load(json_path)
+                config = PiperConfig.load(model.with_name(model.name + ".json"))
             except EngineError:
                 continue
             out.append(
                 VoiceInfo(
                     engine=self.name,
-                    name=model.stem,
+                    name=name,
                     language=config.language,
                     gender=None,
                     description=f"piper {config.description}".strip(),
