@@ -140,6 +140,14 @@ class WorkerInfo:
     last_seen_at: float = 0.0  # set by the store on register
 
 
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Claiming stopped by an admin: for every engine (``engine is None``) or one."""
+
+    engine: str | None
+    since: float
+
+
 class Backend(abc.ABC):
     """A job store. Construct with :func:`ttsqueue.backends.open_backend`, then
     ``await open()`` (or ``async with``)."""
@@ -262,6 +270,22 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def list_workers(self) -> list[WorkerInfo]:
         """Workers seen within ``options.worker_ttl_s``, by id."""
+
+    # -- pauses ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def pause(self, engine: str | None = None) -> Pause:
+        """Stop claiming: every task (``engine=None``, checked inside :meth:`claim`, which
+        then leases nothing) or the chapters of one engine (the worker releases those).
+        Idempotent: pausing again keeps the first ``since``. Enqueueing goes on."""
+
+    @abc.abstractmethod
+    async def resume(self, engine: str | None = None) -> bool:
+        """Lift the pause of ``engine`` (``None``: the global one); ``False`` if none."""
+
+    @abc.abstractmethod
+    async def list_pauses(self) -> list[Pause]:
+        """Every pause, the global one first, then by engine name."""
 
     # -- users and admins ------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from ttsqueue.backends.base import (
     Completion,
     InvalidTransition,
     JobNotFound,
+    Pause,
     StoreUnavailable,
     WorkerInfo,
 )
@@ -84,6 +85,7 @@ class MemoryBackend(Backend):
         self._next_order = 0
         self._next_event_id = 0
         self._workers: dict[str, WorkerInfo] = {}
+        self._pauses: dict[str, float] = {}  # engine ("" for every engine) -> since
         self._api_keys: dict[str, ApiKey] = {}
         self._subscribers: list[Subscriber] = []
         self._wakeup = asyncio.Event()
@@ -180,6 +182,8 @@ class MemoryBackend(Backend):
     async def claim(self, *, worker_id: str, limit: int, lease_s: float) -> list[ClaimedTask]:
         now = time.time()
         self._take_back_expired(now)
+        if "" in self._pauses:
+            return []
         candidates = [t for t in self._tasks.values() if self._due(t, now)]
         running = Counter(t.user_id for t in self._tasks.values() if t.status is TaskStatus.RUNNING)
         claimed: list[ClaimedTask] = []
@@ -433,6 +437,18 @@ class MemoryBackend(Backend):
         return sorted(
             (w for w in self._workers.values() if w.last_seen_at >= since), key=lambda w: w.id
         )
+
+    # -- pauses ----------------------------------------------------------------------
+
+    async def pause(self, engine: str | None = None) -> Pause:
+        since = self._pauses.setdefault(engine or "", time.time())
+        return Pause(engine, since)
+
+    async def resume(self, engine: str | None = None) -> bool:
+        return self._pauses.pop(engine or "", None) is not None
+
+    async def list_pauses(self) -> list[Pause]:
+        return [Pause(e or None, since) for e, since in sorted(self._pauses.items())]
 
     # -- users and admins ------------------------------------------------------------
 

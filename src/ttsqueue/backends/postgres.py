@@ -9,6 +9,7 @@ events to subscribers in any process. The driver is psycopg 3 (the ``postgres`` 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ from ttsqueue.backends.base import (
     Completion,
     InvalidTransition,
     JobNotFound,
+    Pause,
     StoreUnavailable,
     WorkerInfo,
 )
@@ -275,6 +277,20 @@ class PostgresBackend(Backend):
     async def list_workers(self) -> list[WorkerInfo]:
         found = await self._db.all("list_workers", {"ttl": self.options.worker_ttl_s})
         return [rows.worker(r) for r in found]
+
+    # -- pauses ----------------------------------------------------------------------
+
+    async def pause(self, engine: str | None = None) -> Pause:
+        await self._db.execute("put_pause", {"engine": engine or "", "since": time.time()})
+        row = await self._db.one("get_pause", {"engine": engine or ""})
+        return Pause(engine, float(row["since"]) if row else time.time())
+
+    async def resume(self, engine: str | None = None) -> bool:
+        return await self._db.execute("delete_pause", {"engine": engine or ""}) > 0
+
+    async def list_pauses(self) -> list[Pause]:
+        found = await self._db.all("list_pauses")
+        return [Pause(r["engine"] or None, float(r["since"])) for r in found]
 
     # -- users and admins ------------------------------------------------------------
 

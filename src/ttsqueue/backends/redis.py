@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -35,6 +36,7 @@ from ttsqueue.backends.base import (
     Completion,
     InvalidTransition,
     JobNotFound,
+    Pause,
     SchemaTooNew,
     StoreUnavailable,
     WorkerInfo,
@@ -354,6 +356,21 @@ class RedisBackend(Backend):
     async def list_workers(self) -> list[WorkerInfo]:
         rows = await self._run("list_workers", repr(self.options.worker_ttl_s))
         return sorted((decode_worker(text, seen) for text, seen in rows), key=lambda w: w.id)
+
+    # -- pauses ----------------------------------------------------------------------
+
+    async def pause(self, engine: str | None = None) -> Pause:
+        key = self.keys.key("pauses")
+        await _guard(self.redis.hsetnx(key, engine or "", repr(time.time())))
+        since = await _guard(self.redis.hget(key, engine or ""))
+        return Pause(engine, float(since) if since else time.time())
+
+    async def resume(self, engine: str | None = None) -> bool:
+        return bool(await _guard(self.redis.hdel(self.keys.key("pauses"), engine or "")))
+
+    async def list_pauses(self) -> list[Pause]:
+        found = await _guard(self.redis.hgetall(self.keys.key("pauses")))
+        return [Pause(str(e) or None, float(since)) for e, since in sorted(found.items())]
 
     # -- users and admins ------------------------------------------------------------
 

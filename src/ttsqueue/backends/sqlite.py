@@ -24,6 +24,7 @@ from ttsqueue.backends.base import (
     BackendOptions,
     Capabilities,
     Completion,
+    Pause,
     StoreUnavailable,
     WorkerInfo,
 )
@@ -169,6 +170,17 @@ class SqliteBackend(Backend):
 
     async def list_workers(self) -> list[WorkerInfo]:
         return await self._db.run(jobs.list_workers, self.options.worker_ttl_s)
+
+    # -- pauses ----------------------------------------------------------------------
+
+    async def pause(self, engine: str | None = None) -> Pause:
+        return await self._db.run(work.pause, engine)
+
+    async def resume(self, engine: str | None = None) -> bool:
+        return await self._db.run(work.resume, engine)
+
+    async def list_pauses(self) -> list[Pause]:
+        return await self._db.run(work.list_pauses)
 
     # -- users and admins ------------------------------------------------------------
 

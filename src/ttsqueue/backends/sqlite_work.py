@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ttsqueue.backends.base import Completion
+from ttsqueue.backends.base import Completion, Pause
 from ttsqueue.backends.sqlite_db import Q, transaction
 from ttsqueue.backends.sqlite_rows import add_event, dumps, job_row, loads, refresh_progress
 from ttsqueue.models import (
@@ -44,6 +44,8 @@ def claim(
     claimed: list[ClaimedTask] = []
     with transaction(conn):
         take_back_expired(conn, now)
+        if conn.execute(Q["globally_paused"]).fetchone() is not None:
+            return []
         counter = start = int(conn.execute(Q["claims_counter"]).fetchone()[0])
         while len(claimed) < limit:
             slot = counter + 1
@@ -279,3 +281,20 @@ def reap(conn: sqlite3.Connection) -> ReapResult:
             data = {"priority": job["priority"], "total_chapters": job["total_chapters"]}
             add_event(conn, job["id"], job["user_id"], EventType.QUEUED, data, now)
     return ReapResult(requeued=requeued, failed=failed)
+
+
+def pause(conn: sqlite3.Connection, engine: str | None) -> Pause:
+    with transaction(conn):
+        conn.execute(Q["put_pause"], {"engine": engine or "", "since": time.time()})
+        row = conn.execute(Q["get_pause"], {"engine": engine or ""}).fetchone()
+    return Pause(engine, float(row["since"]))
+
+
+def resume(conn: sqlite3.Connection, engine: str | None) -> bool:
+    with transaction(conn):
+        return conn.execute(Q["delete_pause"], {"engine": engine or ""}).rowcount > 0
+
+
+def list_pauses(conn: sqlite3.Connection) -> list[Pause]:
+    rows = conn.execute(Q["list_pauses"]).fetchall()
+    return [Pause(r["engine"] or None, float(r["since"])) for r in rows]

@@ -11,6 +11,9 @@ local WORKER_JSON = jstr(worker)
 local lease_s, every = tonumber(ARGV[7]), tonumber(ARGV[8])
 take_back_expired(now)
 promote_due(now)
+if redis.call('HEXISTS', key('pauses'), '') == 1 then  -- paused: lease nothing
+  return reply({reinit, {}})
+end
 
 local USERS = {}
 local function user_state(u)

@@ -53,7 +53,11 @@ SELECT
     (SELECT count(*) FROM tq_enqueue('[]')) AS enqueue
 
 -- name: claim
-SELECT * FROM tq_claim(%(worker)s, %(limit)s, %(lease)s::float8, %(starve)s)
+-- a global pause leases nothing and does no work (reap still takes back expired leases)
+SELECT * FROM tq_claim(
+    %(worker)s,
+    CASE WHEN EXISTS (SELECT 1 FROM queue_pauses WHERE engine = '') THEN -1 ELSE %(limit)s END,
+    %(lease)s::float8, %(starve)s)
 
 -- name: heartbeat
 SELECT id, state FROM tq_heartbeat(
@@ -222,3 +226,16 @@ SELECT id FROM jobs WHERE id = ANY(%(ids)s::text[])
 DELETE FROM jobs
 WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < %(older_than)s::float8
 RETURNING id
+
+-- name: put_pause
+INSERT INTO queue_pauses (engine, since) VALUES (%(engine)s, %(since)s)
+ON CONFLICT (engine) DO NOTHING
+
+-- name: get_pause
+SELECT engine, since FROM queue_pauses WHERE engine = %(engine)s
+
+-- name: delete_pause
+DELETE FROM queue_pauses WHERE engine = %(engine)s
+
+-- name: list_pauses
+SELECT engine, since FROM queue_pauses ORDER BY engine

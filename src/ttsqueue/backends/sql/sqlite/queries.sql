@@ -408,3 +408,19 @@ DELETE FROM workers WHERE id = :id
 
 -- name: live_workers
 SELECT * FROM workers WHERE last_seen_at >= :since ORDER BY id
+
+-- name: globally_paused
+SELECT 1 FROM queue_pauses WHERE engine = ''
+
+-- name: put_pause
+INSERT INTO queue_pauses (engine, since) VALUES (:engine, :since)
+ON CONFLICT (engine) DO NOTHING
+
+-- name: get_pause
+SELECT engine, since FROM queue_pauses WHERE engine = :engine
+
+-- name: delete_pause
+DELETE FROM queue_pauses WHERE engine = :engine
+
+-- name: list_pauses
+SELECT engine, since FROM queue_pauses ORDER BY engine
