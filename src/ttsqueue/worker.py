@@ -129,6 +129,7 @@ class Worker:
         self._started_at = time.time()
         self.completed = 0
         self.failed = 0
+        self.paused_engines: frozenset[str] = frozenset()  # read on every heartbeat tick
 
     # -- public ----------------------------------------------------------------------
 
@@ -152,6 +153,7 @@ class Worker:
         ]
         hooks = self._start_webhooks()
         try:
+            await self.read_pauses()
             await self._claim_loop()
             await self._drain()
         finally:
@@ -250,6 +252,8 @@ class Worker:
         _slot.set(slot)  # this asyncio task's own context: _in_pool finds its slot
         engine = engine_of(task)
         try:
+            if engine and engine in self.paused_engines:  # given back, no attempt spent
+                raise EngineBusy(f"engine {engine} is paused", self.settings.heartbeat_s)
             async with self.limits.chapter(engine):
                 result = await self._run_limited(item, slot)
             accepted = await self._complete(Completion(item.lease, result))
@@ -446,7 +450,17 @@ class Worker:
             await asyncio.sleep(self.settings.heartbeat_s)
             await self.heartbeat_once()
 
+    async def read_pauses(self) -> None:
+        """The engines an admin paused; their chapters are released, not run."""
+        try:
+            pauses = await self.backend.list_pauses()
+        except Exception as exc:
+            log.warning("reading pauses failed: %s", exc)
+            return
+        self.paused_engines = frozenset(p.engine for p in pauses if p.engine is not None)
+
     async def heartbeat_once(self) -> None:
+        await self.read_pauses()
         items = list(self._inflight.values())
         try:
             await self.backend.register_worker(self._info(items))

@@ -268,3 +268,35 @@ def test_429_and_503_with_retry_after_are_busy_as_seconds_or_a_date(
         engine.synthesize("Hello.", voice)
     assert not isinstance(plain.value, EngineBusy)
     engine.close()
+
+
+async def test_a_paused_engine_is_not_called_and_its_chapter_runs_after_resume(
+    backend: Backend, server: Server, tmp_path: Path
+) -> None:
+    await backend.pause("openai")
+    # One attempt only: had the pause spent it, the job would fail.
+    job_id = await _enqueue(backend, chapters=1, max_attempts=1)
+    worker = Worker(backend, _settings(tmp_path), concurrency=1, worker_id="paused-w")
+    running = asyncio.create_task(worker.run())
+    try:
+        deadline = time.monotonic() + 60
+        while EventType.TASK_RELEASED not in [e.type for e in await backend.events(job_id)]:
+            assert time.monotonic() < deadline, "the paused chapter was never released"
+            assert not running.done(), "the worker stopped"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # several heartbeats and claims: still nothing called
+        assert server.times == []
+        assert worker.paused_engines == {"openai"}
+        job = await backend.get(job_id)
+        assert job is not None and not job.status.terminal
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 60)
+
+    assert await backend.resume("openai")
+    worker = Worker(backend, _settings(tmp_path), concurrency=1, worker_id="resumed-w")
+    job = await _run(worker, backend, job_id)
+    assert job.status.value == "completed", job.error
+    chapter = next(t for t in job.tasks if t.kind is TaskKind.SYNTHESIZE)
+    assert (chapter.attempts, chapter.error) == (1, None)
+    assert len(server.times) == 1
