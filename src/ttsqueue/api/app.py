@@ -30,6 +30,7 @@ from ttsqueue.api.routes import (
     health,
     jobs,
     legacy,
+    pauses,
     prom,
     stats,
     subtitles,
@@ -207,6 +208,7 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     for module in (jobs, batch, events, audio, subtitles, voices, stats, health, legacy, webhooks):
         app.include_router(module.router)
     app.include_router(admin.router)
+    app.include_router(pauses.router)
     if not settings.metrics_port:
         app.include_router(prom.router)
     app.include_router(dashboard.router)

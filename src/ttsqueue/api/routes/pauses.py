@@ -1,0 +1,61 @@
+"""Pause and resume claiming, for every engine or one (admins). Jobs keep queueing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ttsqueue.api import present
+from ttsqueue.api.deps import AdminUser, QueueDep
+from ttsqueue.api.errors import responses
+from ttsqueue.backends.base import Pause
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+AUTH = responses(401, 403, 422)
+
+EngineName = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class PauseIn(BaseModel):
+    engine: EngineName | None = Field(
+        None, description="the engine to pause; null pauses every engine", examples=["espeak"]
+    )
+
+
+class PauseOut(BaseModel):
+    engine: str | None = Field(description="null: every engine")
+    since: datetime
+
+
+class ResumeOut(BaseModel):
+    engine: str | None
+    resumed: bool = Field(description="false when that pause was not set")
+
+
+def _out(pause: Pause) -> PauseOut:
+    return PauseOut(engine=pause.engine, since=present.ts_required(pause.since))
+
+
+@router.get("/pauses", response_model=list[PauseOut], responses=AUTH)
+async def list_pauses(queue: QueueDep, _: AdminUser) -> list[PauseOut]:
+    """The pauses in force: the global one first, then per engine."""
+    return [_out(p) for p in await queue.backend.list_pauses()]
+
+
+@router.post("/pause", response_model=PauseOut, responses=AUTH)
+async def pause(body: PauseIn, queue: QueueDep, _: AdminUser) -> PauseOut:
+    """Stop claiming: a global pause leases nothing; an engine pause makes workers give
+    that engine's chapters back (no attempt spent). Idempotent; enqueueing goes on."""
+    return _out(await queue.backend.pause(body.engine))
+
+
+@router.post("/resume", response_model=ResumeOut, responses=AUTH)
+async def resume(body: PauseIn, queue: QueueDep, _: AdminUser) -> ResumeOut:
+    """Lift the global pause (``engine`` null) or one engine's; idle workers see it
+    within their poll interval."""
+    resumed = await queue.backend.resume(body.engine)
+    return ResumeOut(engine=body.engine, resumed=resumed)
