@@ -462,6 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ttsqueue import cli_remote
 
     cli_remote.install(sub)  # cancel, retry, download; --server/--token on the job commands
+    from ttsqueue import cli_admin
+
+    cli_admin.install(sub)  # pause, resume, pauses
     return p
 
 
