@@ -3,7 +3,8 @@
 The page holds no data: the browser logs in with an admin token (kept in session
 storage) and reads everything from the JSON API (``/v1/admin/*``, ``/v1/jobs``,
 ``/v1/stats``) and the live events socket (``/v1/ws``). Charts are drawn as SVG by
-``static/app.js``; nothing third-party is loaded.
+``static/app.js``; ``static/pause.js`` pauses and resumes claiming; nothing
+third-party is loaded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 HERE = Path(__file__).parent
 STATIC = {
     "app.js": "text/javascript; charset=utf-8",
+    "pause.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
 # The page may load only its own files; inline scripts and other origins are refused.
