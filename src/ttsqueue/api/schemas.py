@@ -329,3 +329,24 @@ class BatchItem(BaseModel):
 class BatchResult(BaseModel):
     items: list[BatchItem]
     created: int = Field(description="how many new jobs")
+
+
+# -- pauses (admins) ----------------------------------------------------------------
+
+EngineName = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class PauseIn(BaseModel):
+    engine: EngineName | None = Field(
+        None, description="the engine to pause; null pauses every engine", examples=["espeak"]
+    )
+
+
+class PauseOut(BaseModel):
+    engine: str | None = Field(description="null: every engine")
+    since: datetime
+
+
+class ResumeOut(BaseModel):
+    engine: str | None
+    resumed: bool = Field(description="false when that pause was not set")

@@ -18,6 +18,8 @@ from ttsqueue.api.schemas import (
     JobPage,
     JobPublic,
     JobSummary,
+    PauseOut,
+    ResumeOut,
     StatsPublic,
     VoiceInfoPublic,
 )
@@ -165,6 +167,18 @@ class AsyncClient:
 
     async def get_queue_stats(self) -> StatsPublic:
         return await self._run(calls.stats())
+
+    async def pause(self, engine: str | None = None) -> PauseOut:
+        """Stop claiming for every engine (``None``) or one (admins)."""
+        return await self._run(calls.pause(engine))
+
+    async def resume(self, engine: str | None = None) -> ResumeOut:
+        """Lift a pause; ``resumed`` is false when it was not set (admins)."""
+        return await self._run(calls.resume(engine))
+
+    async def get_pauses(self) -> list[PauseOut]:
+        """The pauses in force, the global one first (admins)."""
+        return await self._run(calls.pauses())
 
     async def get_voices(self) -> list[VoiceInfoPublic]:
         return await self._run(calls.voices())

@@ -22,6 +22,8 @@ from ttsqueue.api.schemas import (
     JobCreate,
     JobPage,
     JobPublic,
+    PauseOut,
+    ResumeOut,
     StatsPublic,
     VoiceInfoPublic,
 )
@@ -33,6 +35,7 @@ M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT_S = 30.0
 TERMINAL_TYPES = frozenset(str(t) for t in TERMINAL_EVENTS)
 _VOICES = TypeAdapter(list[VoiceInfoPublic])
+_PAUSES = TypeAdapter(list[PauseOut])
 
 
 class ClientError(Exception):
@@ -248,6 +251,22 @@ def retry_job(job_id: str) -> Call[JobPublic]:
 
 def stats() -> Call[StatsPublic]:
     return Call("GET", "/v1/stats", _model(StatsPublic))
+
+
+def pause(engine: str | None) -> Call[PauseOut]:
+    body = json.dumps({"engine": engine}).encode()
+    headers = {"Content-Type": "application/json"}
+    return Call("POST", "/v1/admin/pause", _model(PauseOut), headers=headers, content=body)
+
+
+def resume(engine: str | None) -> Call[ResumeOut]:
+    body = json.dumps({"engine": engine}).encode()
+    headers = {"Content-Type": "application/json"}
+    return Call("POST", "/v1/admin/resume", _model(ResumeOut), headers=headers, content=body)
+
+
+def pauses() -> Call[list[PauseOut]]:
+    return Call("GET", "/v1/admin/pauses", lambda r: _PAUSES.validate_json(check(r).content))
 
 
 def voices() -> Call[list[VoiceInfoPublic]]:

@@ -18,6 +18,8 @@ from ttsqueue.api.schemas import (
     JobPage,
     JobPublic,
     JobSummary,
+    PauseOut,
+    ResumeOut,
     StatsPublic,
     VoiceInfoPublic,
 )
@@ -161,6 +163,18 @@ class Client:
 
     def get_queue_stats(self) -> StatsPublic:
         return self._run(calls.stats())
+
+    def pause(self, engine: str | None = None) -> PauseOut:
+        """Stop claiming for every engine (``None``) or one (admins)."""
+        return self._run(calls.pause(engine))
+
+    def resume(self, engine: str | None = None) -> ResumeOut:
+        """Lift a pause; ``resumed`` is false when it was not set (admins)."""
+        return self._run(calls.resume(engine))
+
+    def get_pauses(self) -> list[PauseOut]:
+        """The pauses in force, the global one first (admins)."""
+        return self._run(calls.pauses())
 
     def get_voices(self) -> list[VoiceInfoPublic]:
         return self._run(calls.voices())

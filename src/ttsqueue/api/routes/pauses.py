@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from ttsqueue.api import present
 from ttsqueue.api.deps import AdminUser, QueueDep
 from ttsqueue.api.errors import responses
+from ttsqueue.api.schemas import PauseIn, PauseOut, ResumeOut
 from ttsqueue.backends.base import Pause
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 AUTH = responses(401, 403, 422)
-
-EngineName = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
-
-
-class PauseIn(BaseModel):
-    engine: EngineName | None = Field(
-        None, description="the engine to pause; null pauses every engine", examples=["espeak"]
-    )
-
-
-class PauseOut(BaseModel):
-    engine: str | None = Field(description="null: every engine")
-    since: datetime
-
-
-class ResumeOut(BaseModel):
-    engine: str | None
-    resumed: bool = Field(description="false when that pause was not set")
 
 
 def _out(pause: Pause) -> PauseOut:
