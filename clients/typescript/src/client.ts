@@ -12,7 +12,9 @@ import {
   type JobPage,
   type JobStatus,
   type JobSummary,
+  type Pause,
   type QueueStats,
+  type ResumeResult,
   type VoiceInfo,
 } from "./types.js";
 
@@ -267,6 +269,29 @@ export class TTSQueue {
   /** The voices the server can read with. */
   getVoices(options: RequestOptions = {}): Promise<VoiceInfo[]> {
     return this.json<VoiceInfo[]>("GET", "/v1/voices", options);
+  }
+
+  /** Admins: stop claiming for every engine (`null`) or one; jobs keep queueing. */
+  pause(engine: string | null = null, options: RequestOptions = {}): Promise<Pause> {
+    return this.json<Pause>("POST", "/v1/admin/pause", this.engineBody(engine, options));
+  }
+
+  /** Admins: lift a pause; `resumed` is false when it was not set. */
+  resume(engine: string | null = null, options: RequestOptions = {}): Promise<ResumeResult> {
+    return this.json<ResumeResult>("POST", "/v1/admin/resume", this.engineBody(engine, options));
+  }
+
+  /** Admins: the pauses in force, the global one first. */
+  getPauses(options: RequestOptions = {}): Promise<Pause[]> {
+    return this.json<Pause[]>("GET", "/v1/admin/pauses", options);
+  }
+
+  private engineBody(engine: string | null, options: RequestOptions) {
+    return {
+      body: JSON.stringify({ engine }),
+      headers: { "Content-Type": "application/json" },
+      signal: options.signal,
+    };
   }
 
   /** Whether the server and its store answer (needs no token). */

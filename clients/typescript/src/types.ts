@@ -24,6 +24,9 @@ export type JobEvent = Schemas["EventPublic"];
 export type QueueStats = Schemas["StatsPublic"];
 export type Health = Schemas["HealthPublic"];
 export type VoiceInfo = Schemas["VoiceInfoPublic"];
+/** A pause of claiming: for every engine (`engine` null) or one. */
+export type Pause = Schemas["PauseOut"];
+export type ResumeResult = Schemas["ResumeOut"];
 export type ErrorItem = Schemas["ErrorItem"];
 export type OutputFormat = NonNullable<JobCreate["output_format"]>;
 

@@ -52,6 +52,25 @@ test("submissions send the body, content type and idempotency key", async () => 
   assert.equal(seen[3]!.url, "http://h.test/v1/jobs/a%2Fb/retry");
 });
 
+test("pause and resume send the engine, null for every engine", async () => {
+  const { seen, fetch } = recording(() => Response.json({ engine: null, since: "2026-01-01T00:00:00Z" }));
+  const client = new TTSQueue({ baseUrl: "http://h.test", token: "t", fetch });
+  await client.pause();
+  await client.pause("espeak");
+  await client.resume("espeak");
+  await client.getPauses();
+  assert.deepEqual(seen.map((r) => `${r.method} ${r.url}`), [
+    "POST http://h.test/v1/admin/pause",
+    "POST http://h.test/v1/admin/pause",
+    "POST http://h.test/v1/admin/resume",
+    "GET http://h.test/v1/admin/pauses",
+  ]);
+  assert.deepEqual(await seen[0]!.json(), { engine: null });
+  assert.deepEqual(await seen[1]!.json(), { engine: "espeak" });
+  assert.deepEqual(await seen[2]!.json(), { engine: "espeak" });
+  assert.equal(seen[0]!.headers.get("content-type"), "application/json");
+});
+
 test("error answers become TTSQueueError with detail and Retry-After", async () => {
   const answers = [
     Response.json({ detail: [{ loc: ["body", "chapters"], msg: "at least one", type: "missing" }] }, { status: 422 }),
