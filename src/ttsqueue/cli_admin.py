@@ -1,4 +1,4 @@
-"""``ttsqueue pause``, ``resume`` and ``pauses``: stop and restart claiming in the store."""
+"""``ttsqueue pause``, ``resume``, ``pauses`` and ``worker-drain``, on the store."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ def install(sub: Any) -> None:
     resume.add_argument("--engine", default=None, help="lift this engine's pause")
     resume.set_defaults(fn=cmd_resume)
     sub.add_parser("pauses", help="the pauses in force, as JSON").set_defaults(fn=cmd_pauses)
+    drain = sub.add_parser(
+        "worker-drain", help="ask a worker to finish what it holds and exit (see `stats`)"
+    )
+    drain.add_argument("worker_id", metavar="ID")
+    drain.set_defaults(fn=cmd_worker_drain)
 
 
 def _engine(value: str | None) -> str | None:
@@ -59,4 +64,17 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_pauses(args: argparse.Namespace, settings: Settings) -> int:
     pauses = asyncio.run(_with_store(settings, lambda b: b.list_pauses()))
     print(json.dumps([_shown(p) for p in pauses], indent=2))
+    return 0
+
+
+def cmd_worker_drain(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(backend: Any) -> bool:
+        if args.worker_id not in {w.id for w in await backend.list_workers()}:
+            return False
+        await backend.drain_worker(args.worker_id)
+        return True
+
+    if not asyncio.run(_with_store(settings, run)):
+        raise ValueError(f"no live worker {args.worker_id!r}")
+    print(json.dumps({"worker_id": args.worker_id, "requested": True}))
     return 0

@@ -459,8 +459,21 @@ class Worker:
             return
         self.paused_engines = frozenset(p.engine for p in pauses if p.engine is not None)
 
+    async def _check_drain(self) -> None:
+        """An admin asked this worker to drain: stop claiming, finish (or, after the
+        grace period, release) what it holds, and exit."""
+        try:
+            drain = await self.backend.take_drain(self.id)
+        except Exception as exc:
+            log.warning("reading the drain request failed: %s", exc)
+            return
+        if drain and not self.stopping:
+            log.info("worker %s: drain requested; finishing what it holds", self.id)
+            self.stop()
+
     async def heartbeat_once(self) -> None:
         await self.read_pauses()
+        await self._check_drain()
         items = list(self._inflight.values())
         try:
             await self.backend.register_worker(self._info(items))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.api.conftest import ADMIN, ALICE, submit
 from ttsqueue.backends import Backend
+from ttsqueue.backends.base import WorkerInfo
 
 
 async def test_admin_pauses_and_resumes_claiming(
@@ -51,3 +54,19 @@ async def test_a_bad_engine_name_is_a_422_naming_the_field(
         assert r.status_code == 422, r.text
         assert "engine" in r.text
     assert await backend.list_pauses() == []
+
+
+async def test_admin_asks_a_live_worker_to_drain(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    r = await client.post("/v1/admin/workers/ghost/drain", headers=ADMIN)
+    assert r.status_code == 404 and "worker_id" in r.text
+    now = time.time()
+    await backend.register_worker(WorkerInfo("w-1", "h", 1, "0", 1, (), now))
+    r = await client.post("/v1/admin/workers/w-1/drain", headers=ALICE)
+    assert r.status_code == 403
+    assert not await backend.take_drain("w-1")
+    r = await client.post("/v1/admin/workers/w-1/drain", headers=ADMIN)
+    assert r.status_code == 202, r.text
+    assert r.json() == {"worker_id": "w-1", "requested": True}
+    assert await backend.take_drain("w-1")

@@ -37,3 +37,6 @@ def test_sync_client_pauses_and_resumes(live_server: LiveServer) -> None:
         assert err.value.status_code == 422
         assert ops.resume("espeak").resumed
         assert ops.get_pauses() == []
+        with pytest.raises(ClientError) as err:
+            ops.drain_worker("ghost")
+        assert err.value.status_code == 404

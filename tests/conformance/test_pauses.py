@@ -45,3 +45,12 @@ async def test_engine_pauses_are_recorded_but_do_not_stop_the_claim(backend: Bac
     assert await backend.resume("piper")
     assert not await backend.resume("piper")
     assert [p.engine for p in await backend.list_pauses()] == ["espeak"]
+
+
+async def test_a_drain_request_is_taken_once_by_its_worker(backend: Backend) -> None:
+    assert not await backend.take_drain("w1")
+    await backend.drain_worker("w1")
+    await backend.drain_worker("w1")  # idempotent
+    assert not await backend.take_drain("w2")
+    assert await backend.take_drain("w1")
+    assert not await backend.take_drain("w1")

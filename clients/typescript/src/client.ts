@@ -5,6 +5,7 @@ import {
   TERMINAL_EVENTS,
   isTerminal,
   type BatchResult,
+  type DrainResult,
   type Health,
   type Job,
   type JobCreate,
@@ -279,6 +280,12 @@ export class TTSQueue {
   /** Admins: lift a pause; `resumed` is false when it was not set. */
   resume(engine: string | null = null, options: RequestOptions = {}): Promise<ResumeResult> {
     return this.json<ResumeResult>("POST", "/v1/admin/resume", this.engineBody(engine, options));
+  }
+
+  /** Admins: ask a live worker to finish what it holds and exit (404 if not live). */
+  drainWorker(workerId: string, options: RequestOptions = {}): Promise<DrainResult> {
+    const path = `/v1/admin/workers/${encodeURIComponent(workerId)}/drain`;
+    return this.json<DrainResult>("POST", path, options);
   }
 
   /** Admins: the pauses in force, the global one first. */

@@ -27,6 +27,7 @@ export type VoiceInfo = Schemas["VoiceInfoPublic"];
 /** A pause of claiming: for every engine (`engine` null) or one. */
 export type Pause = Schemas["PauseOut"];
 export type ResumeResult = Schemas["ResumeOut"];
+export type DrainResult = Schemas["DrainOut"];
 export type ErrorItem = Schemas["ErrorItem"];
 export type OutputFormat = NonNullable<JobCreate["output_format"]>;
 

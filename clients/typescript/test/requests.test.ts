@@ -59,11 +59,13 @@ test("pause and resume send the engine, null for every engine", async () => {
   await client.pause("espeak");
   await client.resume("espeak");
   await client.getPauses();
+  await client.drainWorker("h/1");
   assert.deepEqual(seen.map((r) => `${r.method} ${r.url}`), [
     "POST http://h.test/v1/admin/pause",
     "POST http://h.test/v1/admin/pause",
     "POST http://h.test/v1/admin/resume",
     "GET http://h.test/v1/admin/pauses",
+    "POST http://h.test/v1/admin/workers/h%2F1/drain",
   ]);
   assert.deepEqual(await seen[0]!.json(), { engine: null });
   assert.deepEqual(await seen[1]!.json(), { engine: "espeak" });

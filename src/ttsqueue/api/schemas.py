@@ -350,3 +350,8 @@ class PauseOut(BaseModel):
 class ResumeOut(BaseModel):
     engine: str | None
     resumed: bool = Field(description="false when that pause was not set")
+
+
+class DrainOut(BaseModel):
+    worker_id: str
+    requested: bool

@@ -287,6 +287,14 @@ class Backend(abc.ABC):
     async def list_pauses(self) -> list[Pause]:
         """Every pause, the global one first, then by engine name."""
 
+    @abc.abstractmethod
+    async def drain_worker(self, worker_id: str) -> None:
+        """Ask a worker to stop claiming, finish what it holds and exit (idempotent)."""
+
+    @abc.abstractmethod
+    async def take_drain(self, worker_id: str) -> bool:
+        """Whether a drain was asked of ``worker_id``; the request is consumed."""
+
     # -- users and admins ------------------------------------------------------------
 
     @abc.abstractmethod

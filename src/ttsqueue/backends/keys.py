@@ -46,6 +46,7 @@ TEMPLATES: dict[str, str] = {
     "api_keys": ":api_keys",  # hash: key hash -> JSON ApiKey
     "api_key_ids": ":api_key_ids",  # hash: key id -> key hash
     "pauses": ":pauses",  # hash: engine ("" for every engine) -> paused since
+    "drains": ":drains",  # hash: worker id -> when a drain was asked
     "wh_endpoints": ":wh:endpoints",  # set: every webhook endpoint id
     "wh_endpoint": ":wh:ep:%s",  # hash per endpoint: its fields
     "wh_user": ":wh:user:%s",  # hash per user: endpoint id -> "<progress s>|<types>"

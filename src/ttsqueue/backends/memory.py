@@ -86,6 +86,7 @@ class MemoryBackend(Backend):
         self._next_event_id = 0
         self._workers: dict[str, WorkerInfo] = {}
         self._pauses: dict[str, float] = {}  # engine ("" for every engine) -> since
+        self._drains: dict[str, float] = {}  # worker id -> when a drain was asked
         self._api_keys: dict[str, ApiKey] = {}
         self._subscribers: list[Subscriber] = []
         self._wakeup = asyncio.Event()
@@ -449,6 +450,12 @@ class MemoryBackend(Backend):
 
     async def list_pauses(self) -> list[Pause]:
         return [Pause(e or None, since) for e, since in sorted(self._pauses.items())]
+
+    async def drain_worker(self, worker_id: str) -> None:
+        self._drains.setdefault(worker_id, time.time())
+
+    async def take_drain(self, worker_id: str) -> bool:
+        return self._drains.pop(worker_id, None) is not None
 
     # -- users and admins ------------------------------------------------------------
 

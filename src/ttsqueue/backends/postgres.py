@@ -292,6 +292,12 @@ class PostgresBackend(Backend):
         found = await self._db.all("list_pauses")
         return [Pause(r["engine"] or None, float(r["since"])) for r in found]
 
+    async def drain_worker(self, worker_id: str) -> None:
+        await self._db.execute("put_drain", {"worker_id": worker_id, "now": time.time()})
+
+    async def take_drain(self, worker_id: str) -> bool:
+        return await self._db.execute("take_drain", {"worker_id": worker_id}) > 0
+
     # -- users and admins ------------------------------------------------------------
 
     async def _job(self, job_id: str) -> Job | None:

@@ -372,6 +372,12 @@ class RedisBackend(Backend):
         found = await _guard(self.redis.hgetall(self.keys.key("pauses")))
         return [Pause(str(e) or None, float(since)) for e, since in sorted(found.items())]
 
+    async def drain_worker(self, worker_id: str) -> None:
+        await _guard(self.redis.hsetnx(self.keys.key("drains"), worker_id, repr(time.time())))
+
+    async def take_drain(self, worker_id: str) -> bool:
+        return bool(await _guard(self.redis.hdel(self.keys.key("drains"), worker_id)))
+
     # -- users and admins ------------------------------------------------------------
 
     async def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:

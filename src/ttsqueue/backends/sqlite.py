@@ -182,6 +182,12 @@ class SqliteBackend(Backend):
     async def list_pauses(self) -> list[Pause]:
         return await self._db.run(work.list_pauses)
 
+    async def drain_worker(self, worker_id: str) -> None:
+        await self._db.run(work.drain_worker, worker_id)
+
+    async def take_drain(self, worker_id: str) -> bool:
+        return await self._db.run(work.take_drain, worker_id)
+
     # -- users and admins ------------------------------------------------------------
 
     async def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:

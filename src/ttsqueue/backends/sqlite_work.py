@@ -295,6 +295,16 @@ def resume(conn: sqlite3.Connection, engine: str | None) -> bool:
         return conn.execute(Q["delete_pause"], {"engine": engine or ""}).rowcount > 0
 
 
+def drain_worker(conn: sqlite3.Connection, worker_id: str) -> None:
+    with transaction(conn):
+        conn.execute(Q["put_drain"], {"worker_id": worker_id, "now": time.time()})
+
+
+def take_drain(conn: sqlite3.Connection, worker_id: str) -> bool:
+    with transaction(conn):
+        return conn.execute(Q["take_drain"], {"worker_id": worker_id}).rowcount > 0
+
+
 def list_pauses(conn: sqlite3.Connection) -> list[Pause]:
     rows = conn.execute(Q["list_pauses"]).fetchall()
     return [Pause(r["engine"] or None, float(r["since"])) for r in rows]

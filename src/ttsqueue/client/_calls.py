@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from ttsqueue.api.schemas import (
     BatchResult,
+    DrainOut,
     EventPublic,
     HealthPublic,
     JobCreate,
@@ -263,6 +264,10 @@ def resume(engine: str | None) -> Call[ResumeOut]:
     body = json.dumps({"engine": engine}).encode()
     headers = {"Content-Type": "application/json"}
     return Call("POST", "/v1/admin/resume", _model(ResumeOut), headers=headers, content=body)
+
+
+def drain_worker(worker_id: str) -> Call[DrainOut]:
+    return Call("POST", f"/v1/admin/workers/{quote(worker_id, safe='')}/drain", _model(DrainOut))
 
 
 def pauses() -> Call[list[PauseOut]]:

@@ -12,6 +12,7 @@ import httpx
 
 from ttsqueue.api.schemas import (
     BatchResult,
+    DrainOut,
     EventPublic,
     HealthPublic,
     JobCreate,
@@ -171,6 +172,10 @@ class Client:
     def resume(self, engine: str | None = None) -> ResumeOut:
         """Lift a pause; ``resumed`` is false when it was not set (admins)."""
         return self._run(calls.resume(engine))
+
+    def drain_worker(self, worker_id: str) -> DrainOut:
+        """Ask a live worker to finish what it holds and exit (admins; 404 if not live)."""
+        return self._run(calls.drain_worker(worker_id))
 
     def get_pauses(self) -> list[PauseOut]:
         """The pauses in force, the global one first (admins)."""

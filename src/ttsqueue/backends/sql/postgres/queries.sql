@@ -239,3 +239,10 @@ DELETE FROM queue_pauses WHERE engine = %(engine)s
 
 -- name: list_pauses
 SELECT engine, since FROM queue_pauses ORDER BY engine
+
+-- name: put_drain
+INSERT INTO worker_drains (worker_id, requested_at) VALUES (%(worker_id)s, %(now)s)
+ON CONFLICT (worker_id) DO NOTHING
+
+-- name: take_drain
+DELETE FROM worker_drains WHERE worker_id = %(worker_id)s

@@ -1,4 +1,4 @@
--- Pauses: claiming stopped by an admin, for every engine (engine '') or for one.
+-- Pauses and drains. Pauses: claiming stopped by an admin, for every engine (engine '') or for one.
 -- tq_claim's caller reads the global row by its key. Admin state: row-level security
 -- with no policy, invisible to every role but the owner.
 
@@ -7,7 +7,15 @@ CREATE TABLE queue_pauses (
     since  double precision NOT NULL
 );
 
+-- Drain requests: the worker takes its own on a heartbeat tick, stops claiming,
+-- finishes what it holds and exits.
+CREATE TABLE worker_drains (
+    worker_id    text PRIMARY KEY,
+    requested_at double precision NOT NULL
+);
+
 ALTER TABLE queue_pauses ENABLE ROW LEVEL SECURITY;
+ALTER TABLE worker_drains ENABLE ROW LEVEL SECURITY;
 
 -- The grants trimmed over the new table too (see 002).
 CREATE OR REPLACE FUNCTION tq_grant_readers() RETURNS text[]
@@ -17,7 +25,8 @@ DECLARE
     v_schema  text := current_schema();
     v_tables  text[] := ARRAY['claim_counter', 'users', 'jobs', 'tasks', 'events', 'workers',
                               'api_keys', 'status_counts', 'schema_version',
-                              'webhook_endpoints', 'webhook_deliveries', 'queue_pauses'];
+                              'webhook_endpoints', 'webhook_deliveries', 'queue_pauses',
+                              'worker_drains'];
     v_readable text[] := ARRAY['jobs', 'tasks', 'events'];
     v_objects text[] := '{}';
     v_role    text;
