@@ -11,12 +11,13 @@ import pytest
 
 from tests.api.conftest import ALICE, submit
 from tests.api.test_subtitles import run_worker
+from tests.skips import need_module
 from ttsqueue.backends import Backend
 from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage
 
-np = pytest.importorskip("numpy")
-pyln = pytest.importorskip("pyloudnorm")
+np = need_module("numpy")
+pyln = need_module("pyloudnorm")
 
 TEXT = (
     "The lighthouse keeper climbed the stairs every evening to light the lamp. "

@@ -11,15 +11,16 @@ from pathlib import Path
 import av
 import pytest
 
+from tests.skips import need_module
 from ttsqueue.audio.assemble import BookMeta, ChapterAudio, assemble
 from ttsqueue.audio.loudness import Target, apply_gain, measure, normalize
 from ttsqueue.models import Voice
 from ttsqueue.tts import get_engine
 from ttsqueue.worker_jobs import ChapterFinish, encode_chapter
 
-np = pytest.importorskip("numpy")
-pyln = pytest.importorskip("pyloudnorm")
-signal = pytest.importorskip("scipy.signal")
+np = need_module("numpy")
+pyln = need_module("pyloudnorm")
+signal = need_module("scipy.signal")
 
 TEXT = (
     "It was a dark and stormy night; the rain fell in torrents, except at occasional "

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("numpy")
-pytest.importorskip("onnx")
-
+from tests.skips import need_module
 from tests.tts.test_piper import write_voice
 from ttsqueue.models import Voice
 from ttsqueue.tts import check_voice, get_engine, list_voices
 from ttsqueue.tts.packaged_voices import packaged_models
+
+need_module("onnxruntime")
+need_module("numpy")
+need_module("onnx")
 
 JOE = "en_US-joe-medium"
 
