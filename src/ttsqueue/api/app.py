@@ -29,6 +29,7 @@ from ttsqueue.api.routes import (
     health,
     jobs,
     legacy,
+    lexicons,
     prom,
     stats,
     voices,
@@ -201,7 +202,7 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     if queue is not None:
         app.state.api = _state(settings, queue)
     errors.install(app)
-    for module in (jobs, batch, events, audio, voices, stats, health, legacy, webhooks):
+    for module in (jobs, batch, events, audio, voices, lexicons, stats, health, legacy, webhooks):
         app.include_router(module.router)
     app.include_router(admin.router)
     if not settings.metrics_port:

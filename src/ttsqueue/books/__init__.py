@@ -26,8 +26,8 @@ BOOK_EXTENSIONS = (".txt", ".md", ".markdown", ".epub")
 MARKUP_ALLOWANCE = 2
 
 
-def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
-    return _parse_epub(data, max_chars=max_chars)
+def parse_epub(data: bytes, *, max_chars: int | None = None, read_matter: bool = False) -> Book:
+    return _parse_epub(data, max_chars=max_chars, read_matter=read_matter)
 
 
 def check_text_size(text: str, max_chars: int | None) -> None:
@@ -39,18 +39,21 @@ def check_text_size(text: str, max_chars: int | None) -> None:
         )
 
 
-def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> Book:
+def parse_book(
+    filename: str, data: bytes, *, max_chars: int | None = None, read_matter: bool = False
+) -> Book:
     """Read an uploaded book by its extension (.txt, .md/.markdown, .epub).
 
     Raises :class:`BookError` (a ``ValueError``) with a message fit for the user for an
     unknown file type, text that is not UTF-8, a book with no text, a broken EPUB, or a
     book that cannot hold at most ``max_chars`` characters (found before or while it is
-    parsed, never after).
+    parsed, never after). An EPUB's front and back matter is left out unless
+    ``read_matter``.
     """
     path = PurePath(filename)
     suffix = path.suffix.lower()
     if suffix == ".epub":
-        book = parse_epub(data, max_chars=max_chars)
+        book = parse_epub(data, max_chars=max_chars, read_matter=read_matter)
     elif suffix in (".txt", ".md", ".markdown"):
         text = _decode(data)
         check_text_size(text, max_chars)
