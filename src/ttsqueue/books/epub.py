@@ -370,13 +370,26 @@ def _skip_matter(archive: _Archive, package: _Package, toc: _Toc) -> list[tuple[
         [i.path for i in documents if i.path not in anchored],
         declared=declared,
         titles=titles,
-        read=lambda path: _decode(archive.read(path)),
+        read=lambda path: _probe(archive, path),
         book_title=package.title,
     )
     if all(i.path in kinds for i in documents):
         return []
     package.spine = [i for i in package.spine if i.path not in kinds]
     return [(titles.get(path) or kind, kind) for path, kind in kinds.items()]
+
+
+def _probe(archive: _Archive, path: str) -> str:
+    """The start of a document (what :func:`matter.probe` looks at), read without
+    inflating the rest of it: a bounded amount of work however large the file."""
+    if path not in archive.names:
+        return ""
+    with archive.zip.open(path) as member:
+        data = member.read(matter.PROBE_BYTES)
+    try:
+        return _decode(data)
+    except UnicodeDecodeError:
+        return ""
 
 
 def _chapters(

@@ -40,7 +40,7 @@ def _public(lexicon: StoredLexicon) -> LexiconPublic:
 
 
 @router.post(
-    "", status_code=201, response_model=LexiconPublic, responses=responses(400, 401, 422, 429)
+    "", status_code=201, response_model=LexiconPublic, responses=responses(400, 401, 413, 422, 429)
 )
 async def create_lexicon(
     body: LexiconIn, lexicons: LexiconsDep, user: CurrentUser
@@ -73,7 +73,9 @@ async def get_lexicon(
     return _public(await lexicons.get(user, lexicon_id))
 
 
-@router.put("/{lexicon_id}", response_model=LexiconPublic, responses=responses(400, 401, 404, 422))
+@router.put(
+    "/{lexicon_id}", response_model=LexiconPublic, responses=responses(400, 401, 404, 413, 422)
+)
 async def update_lexicon(
     lexicon_id: LexiconId, body: LexiconIn, lexicons: LexiconsDep, user: CurrentUser
 ) -> LexiconPublic:
