@@ -163,23 +163,28 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _read_book(source: str, data: bytes) -> Any:
+def _read_book(source: str, data: bytes, *, read_matter: bool = False) -> Any:
     from ttsqueue.books import parse_book
 
     name = "stdin.md" if source == "-" else source
-    return parse_book(name, data)
+    return parse_book(name, data, read_matter=read_matter)
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    book = _read_book(args.file, data)
+    book = _read_book(args.file, data, read_matter=args.read_matter)
+    chapters = book.chapters
+    if args.chapters:
+        from ttsqueue.books.select import selected
+
+        chapters = [chapters[i] for i in selected(args.chapters, len(chapters))]
     voice = Voice(
         engine=args.engine or settings.default_engine,
         name=args.voice or settings.default_voice,
         speed=args.speed,
     )
     request = BookRequest(
-        chapters=book.chapters,
+        chapters=chapters,
         title=args.title or book.title,
         author=args.author or book.author,
         voice=voice,
@@ -188,6 +193,7 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         run_at=time.time() + args.delay if args.delay else None,
         idempotency_key=args.key,
         cover=book.cover,
+        info=book.info,
     )
     user = User(args.user, premium=args.premium)
 
@@ -419,6 +425,14 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--delay", type=float, default=0.0, help="start after N seconds")
     submit.add_argument("--key", default=None, help="idempotency key")
     submit.add_argument("--wait", action="store_true", help="follow progress to the end")
+    submit.add_argument(
+        "--read-matter",
+        action="store_true",
+        help="EPUB: read the cover, title page, copyright, contents, index... too",
+    )
+    submit.add_argument(
+        "--chapters", default=None, metavar="SPEC", help="read only these, e.g. 1-3,5,9-"
+    )
     submit.set_defaults(fn=cmd_submit)
 
     jobs = sub.add_parser("jobs", help="list jobs, newest first")

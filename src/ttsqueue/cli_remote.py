@@ -128,6 +128,8 @@ def remote_submit(args: argparse.Namespace, settings: Settings) -> int:
         "output_format": args.format,
         "priority": args.priority,
         "run_at": time.time() + args.delay if args.delay else None,
+        "read_matter": "true" if args.read_matter else None,
+        "read_chapters": args.chapters,
     }
     with _client(args) as client:
         job = client.add_job_from_file(data, filename=name, idempotency_key=args.key, **params)

@@ -344,3 +344,17 @@ class ApiKey:
     admin: bool
     label: str
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLexicon:
+    """A user's pronunciation lexicon, applied to every book they submit. ``entries``
+    are the JSON objects of :class:`ttsqueue.tts.lexicon.Entry` (checked before they
+    are stored)."""
+
+    id: str
+    user_id: str
+    name: str
+    entries: tuple[dict[str, Any], ...]
+    created_at: float
+    updated_at: float

@@ -7,6 +7,7 @@ backend repeats validation, tier rules or logging.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ttsqueue import maintenance, metrics, policy, strings, tracing
+from ttsqueue import bookinfo, maintenance, metrics, policy, strings, tracing
 from ttsqueue.backends.base import (
     ActiveJobsLimit,
     Backend,
@@ -41,6 +42,7 @@ from ttsqueue.models import (
 )
 from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage, write_atomic
+from ttsqueue.tts import lexicon
 from ttsqueue.tts.base import MAX_SPEED, MIN_SPEED
 
 log = logging.getLogger("ttsqueue.queue")
@@ -104,6 +106,8 @@ class BookRequest:
     # The chapters' text already passed :meth:`Queue.check_texts` (the API runs that
     # parse off the event loop), so building the job does not run it again.
     texts_checked: bool = False
+    info: bookinfo.BookInfo | None = None  # series, description, year, ...: the book's tags
+    lexicon: Sequence[lexicon.Entry] | None = None  # pronunciations, applied to every chapter
 
 
 MAX_COVER_BYTES = 10 * 1024 * 1024
@@ -140,6 +144,37 @@ def _cover_ext(cover: bytes) -> str:
     raise QueueError("cover", "a JPEG or PNG image")
 
 
+def _pronounced(
+    chapters: list[Chapter],
+    entries: Sequence[lexicon.Entry] | None,
+    stored: Sequence[lexicon.Entry],
+) -> list[Chapter]:
+    """The chapters with the user's stored lexicons (checked when they were stored)
+    and then the book's own applied (:mod:`ttsqueue.tts.lexicon`)."""
+    if not entries and not stored:
+        return chapters
+    try:
+        pronounce = lexicon.Lexicon([*stored, *lexicon.check_entries(entries or ())])
+    except lexicon.LexiconError as exc:
+        raise QueueError(exc.field, exc.message) from None
+    return [dataclasses.replace(c, text=pronounce.apply(c.text)) for c in chapters]
+
+
+def _job_metadata(book: BookRequest, job_id: str) -> dict[str, Any]:
+    """The caller's metadata, with the book's info (checked) and where its cover goes."""
+    metadata = dict(book.metadata or {})
+    if book.info is not None:
+        try:
+            info = bookinfo.check(book.info)
+        except bookinfo.BookInfoError as exc:
+            raise QueueError(exc.field, exc.message) from None
+        if info.to_dict():
+            metadata["book"] = info.to_dict()
+    if book.cover:
+        metadata["cover_path"] = f"{job_id}/cover{_cover_ext(book.cover)}"
+    return metadata
+
+
 class Queue:
     def __init__(
         self,
@@ -157,13 +192,20 @@ class Queue:
 
     # -- producers -------------------------------------------------------------------
 
-    def build_spec(self, user: User, book: BookRequest) -> JobSpec:
-        """Validate a book and apply the caller's tier; raises :class:`QueueError`."""
+    def build_spec(
+        self, user: User, book: BookRequest, stored: Sequence[lexicon.Entry] = ()
+    ) -> JobSpec:
+        """Validate a book and apply the caller's tier and ``stored`` lexicon entries
+        (the user's, see :meth:`stored_lexicon`); raises :class:`QueueError`."""
         s = self.settings
         if not valid_user_id(user.id):
             raise QueueError("user", "a user id is 1-200 printable characters")
         _check_strings(book)
-        chapters = self.check_chapters(book.chapters, check_text=not book.texts_checked)
+        chapters = _pronounced(
+            self.check_chapters(book.chapters, check_text=not book.texts_checked),
+            book.lexicon,
+            stored,
+        )
         for name, value in (("title", book.title), ("author", book.author)):
             if len(value) > MAX_TITLE_CHARS:
                 raise QueueError(name, f"at most {MAX_TITLE_CHARS} characters")
@@ -190,9 +232,7 @@ class Queue:
         if key is not None and not 0 < len(key) <= MAX_KEY_CHARS:
             raise QueueError("idempotency_key", f"1 to {MAX_KEY_CHARS} characters")
         job_id = new_id()
-        metadata = dict(book.metadata or {})
-        if book.cover:
-            metadata["cover_path"] = f"{job_id}/cover{_cover_ext(book.cover)}"
+        metadata = _job_metadata(book, job_id)
         traceparent = tracing.current_traceparent()  # None while tracing is off
         if traceparent:  # the worker continues this trace (see ttsqueue.tracing)
             metadata[tracing.TRACEPARENT] = traceparent
@@ -292,7 +332,7 @@ class Queue:
     ) -> EnqueueResult:
         """Enqueue one book; with ``connection`` (a driver connection in an open
         transaction), inside that transaction: a rollback leaves no job."""
-        spec = self.build_spec(user, book)
+        spec = self.build_spec(user, book, await self.stored_lexicon(user))
         enqueue_in = getattr(self.backend, "enqueue_in", None)
         if connection is not None and (
             not self.backend.capabilities.transactional_enqueue or enqueue_in is None
@@ -327,7 +367,8 @@ class Queue:
         """Enqueue many books in one transaction (batch producers, benchmarks): all or
         nothing, so a batch that would take the caller past their cap on unfinished
         jobs inserts none of its books (429)."""
-        specs = [self.build_spec(user, b) for b in books]
+        stored = await self.stored_lexicon(user)
+        specs = [self.build_spec(user, b, stored) for b in books]
         self._save_covers(specs, books)
         with self._covers_dropped_if_refused(specs):
             try:
@@ -338,6 +379,11 @@ class Queue:
         metrics.jobs_enqueued(results)
         log.info("enqueued %d jobs for %s", sum(r.created for r in results), user.id)
         return results
+
+    async def stored_lexicon(self, user: User) -> list[lexicon.Entry]:
+        """The entries of the user's stored lexicons, oldest lexicon first."""
+        found = await self.backend.list_lexicons(user.id)
+        return [lexicon.Entry.from_dict(e) for stored in found for e in stored.entries]
 
     def _active_cap(self, user: User) -> int | None:
         return None if user.admin else self.settings.max_active_jobs

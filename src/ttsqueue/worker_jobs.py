@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ttsqueue.bookinfo import BookInfo
 from ttsqueue.models import ClaimedTask, Job, TaskKind, Voice
 from ttsqueue.settings import Settings
 from ttsqueue.storage import Storage, write_atomic
@@ -223,6 +224,7 @@ class AssembleJob:
     narrator: str
     cover_path: str | None
     characters: int = 0  # the sum over the chapters, kept on the job's result
+    info: tuple[tuple[str, Any], ...] = ()  # BookInfo fields: series, description, ...
 
     @classmethod
     def for_job(cls, job: Job, claimed: ClaimedTask, storage: Storage) -> AssembleJob:
@@ -248,6 +250,7 @@ class AssembleJob:
             narrator=f"{job.voice.engine} {job.voice.name}",
             cover_path=str(storage.resolve_for_job(job.id, str(cover))) if cover else None,
             characters=sum(int((t.result or {}).get("characters", 0)) for t in job.tasks),
+            info=tuple(BookInfo.from_dict(job.metadata.get("book")).to_dict().items()),
         )
 
 
@@ -266,6 +269,7 @@ def assemble_book(work: AssembleJob) -> dict[str, Any]:
         narrator=work.narrator,
         cover=cover,
         cover_mime=cover_mime,
+        info=BookInfo.from_dict(dict(work.info)),
     )
     chapters = [ChapterAudio(Path(p), title, d) for p, title, d in work.chapters]
     book = write_atomic(Path(work.path), lambda tmp: assemble(chapters, work.fmt, tmp, meta))

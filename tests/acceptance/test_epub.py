@@ -10,7 +10,7 @@ from mutagen.mp4 import MP4
 
 from tests.acceptance.conftest import Cli
 from tests.acceptance.test_workers import read_job
-from tests.books.epub_builder import PNG, build_epub
+from tests.books.epub_builder import OPF, PNG, build_epub
 from ttsqueue.audio.assemble import read_chapters
 from ttsqueue.models import JobStatus
 
@@ -18,7 +18,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_epub_becomes_an_m4b_with_chapters_cover_and_tags(cli: Cli, tmp_path: Path) -> None:
-    (tmp_path / "lighthouse.epub").write_bytes(build_epub())
+    opf = OPF.format(cover_props='properties="cover-image"').replace(
+        "<dc:language>en</dc:language>",
+        "<dc:language>en</dc:language><dc:date>2011</dc:date>"
+        '<meta name="calibre:series" content="Lights"/>'
+        '<meta name="calibre:series_index" content="2"/>',
+    )
+    (tmp_path / "lighthouse.epub").write_bytes(build_epub(extra={"OEBPS/content.opf": opf}))
     job_id = cli.run("submit", "lighthouse.epub", "--format", "m4b").strip()
     worker = cli.start("worker", "--concurrency", "2")
     cli.run("status", job_id, timeout=120)
@@ -47,3 +53,8 @@ def test_epub_becomes_an_m4b_with_chapters_cover_and_tags(cli: Cli, tmp_path: Pa
     assert tags["\xa9ART"] == ["Ann Writer, Bo Second"]
     assert tags["stik"] == [2]  # audiobook
     assert bytes(tags["covr"][0]) == PNG
+    # the EPUB's own metadata, where Apple Books and Audiobookshelf read it
+    assert tags["\xa9day"] == ["2011"]
+    assert tags["\xa9mvn"] == ["Lights"]
+    assert tags["\xa9mvi"] == [2]
+    assert bytes(tags["----:com.apple.iTunes:LANGUAGE"][0]) == b"en"

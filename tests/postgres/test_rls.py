@@ -15,7 +15,7 @@ from tests.postgres.helpers import book
 from tests.stores.postgres import statement
 from ttsqueue.backends.base import WorkerInfo
 from ttsqueue.backends.postgres import PostgresBackend
-from ttsqueue.models import ApiKey
+from ttsqueue.models import ApiKey, StoredLexicon
 
 
 @pytest.fixture
@@ -34,7 +34,8 @@ async def app_role(pg: PostgresBackend, base_url: str, schema: str) -> AsyncIter
 
 
 async def fill(pg: PostgresBackend) -> dict[str, list[str]]:
-    """Jobs of two users, a worker, API keys (one an admin's): a row in every table."""
+    """Jobs of two users, a worker, API keys (one an admin's), a lexicon: a row in every
+    table."""
     jobs: dict[str, list[str]] = {}
     for user in ("user-a", "user-b", "user-a"):
         (r,) = await pg.enqueue([book(user, chapters=2)])
@@ -43,6 +44,10 @@ async def fill(pg: PostgresBackend) -> dict[str, list[str]]:
     await pg.register_worker(WorkerInfo("w1", "host", 1, "x", 1, (), 0.0))
     for user, admin in (("user-a", False), ("root", True)):
         await pg.put_api_key(ApiKey(f"k-{user}", f"hash-{user}", user, False, admin, "", 0.0))
+    entries = ({"grapheme": "Io", "alias": "Eye oh"},)
+    await pg.put_lexicon(
+        StoredLexicon("lx-a", "user-a", "names", entries, 0.0, 0.0), max_per_user=5
+    )
     return jobs
 
 

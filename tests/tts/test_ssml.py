@@ -280,7 +280,7 @@ _INLINE = [
     ("<prosody rate='70%' pitch='-10%'>", "</prosody>"),
     ("<voice name='x'>", "</voice>"),
     ("<unknown>", "</unknown>"),
-    ("<phoneme ph='x'>", "</phoneme>"),
+    ("<phoneme alphabet='x-sampa' ph='x'>", "</phoneme>"),  # not IPA: read as text
 ]
 
 

@@ -254,6 +254,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/lexicons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Lexicons
+         * @description Your lexicons, oldest first (the order they are applied in: a later entry for the
+         *     same words wins).
+         */
+        get: operations["list_lexicons_v1_lexicons_get"];
+        put?: never;
+        /**
+         * Create Lexicon
+         * @description Store a lexicon; every book you submit from now on is read with it (at most 20
+         *     lexicons per user: 429 beyond).
+         */
+        post: operations["create_lexicon_v1_lexicons_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/lexicons/{lexicon_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Lexicon
+         * @description One of your lexicons (someone else's is a 404).
+         */
+        get: operations["get_lexicon_v1_lexicons__lexicon_id__get"];
+        /**
+         * Update Lexicon
+         * @description Replace a lexicon's name and entries.
+         */
+        put: operations["update_lexicon_v1_lexicons__lexicon_id__put"];
+        post?: never;
+        /**
+         * Delete Lexicon
+         * @description Delete a lexicon; books submitted later are read without it.
+         */
+        delete: operations["delete_lexicon_v1_lexicons__lexicon_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stats": {
         parameters: {
             query?: never;
@@ -870,6 +924,11 @@ export interface components {
              */
             at: string;
         };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
+        };
         /**
          * HealthPublic
          * @description Up or down for anyone; the store's state and the version for admins only.
@@ -964,6 +1023,59 @@ export interface components {
              * @default null
              */
             idempotency_key?: string | null;
+            /**
+             * Series
+             * @default null
+             */
+            series?: string | null;
+            /**
+             * Series Position
+             * @default null
+             */
+            series_position?: string | null;
+            /**
+             * Description
+             * @default null
+             */
+            description?: string | null;
+            /**
+             * Year
+             * @description year of publication
+             * @default null
+             */
+            year?: number | null;
+            /**
+             * Publisher
+             * @default null
+             */
+            publisher?: string | null;
+            /**
+             * Language
+             * @default null
+             */
+            language?: string | null;
+            /**
+             * Isbn
+             * @default null
+             */
+            isbn?: string | null;
+            /**
+             * Genre
+             * @description default: Audiobook
+             * @default null
+             */
+            genre?: string | null;
+            /**
+             * Read Chapters
+             * @default null
+             */
+            read_chapters?: string | null;
+            /**
+             * Lexicon
+             * @description pronunciations for this book, applied to every chapter before it is read (give each entry an alias or a phoneme)
+             * @default null
+             */
+            lexicon?: components["schemas"]["LexiconEntryIn"][] | null;
         };
         /** JobDetail */
         JobDetail: {
@@ -1347,6 +1459,93 @@ export interface components {
              */
             speed?: number;
         };
+        /**
+         * LexiconEntryIn
+         * @description How to say a word or phrase: as another text (``alias``) or as IPA (``phoneme``).
+         */
+        LexiconEntryIn: {
+            /**
+             * Grapheme
+             * @description a word or phrase of up to 6 words, matched whole and literally (no patterns)
+             * @example Hermione
+             */
+            grapheme: string;
+            /**
+             * Alias
+             * @default null
+             * @example her-my-oh-nee
+             */
+            alias?: string | null;
+            /**
+             * Phoneme
+             * @description IPA
+             * @default null
+             * @example hɜːˈmaɪəni
+             */
+            phoneme?: string | null;
+            /**
+             * Match Case
+             * @description match only this exact capitalisation
+             * @default false
+             */
+            match_case?: boolean;
+        };
+        /** LexiconEntryPublic */
+        LexiconEntryPublic: {
+            /** Grapheme */
+            grapheme: string;
+            /** Alias */
+            alias?: string | null;
+            /** Phoneme */
+            phoneme?: string | null;
+            /**
+             * Match Case
+             * @default false
+             */
+            match_case?: boolean;
+        };
+        /**
+         * LexiconIn
+         * @description A stored lexicon: applied to every book its owner submits.
+         */
+        LexiconIn: {
+            /**
+             * Name
+             * @example Names in my fantasy series
+             */
+            name: string;
+            /** Entries */
+            entries: components["schemas"]["LexiconEntryIn"][];
+        };
+        /** LexiconList */
+        LexiconList: {
+            /**
+             * Items
+             * @description oldest first, the order they apply in
+             */
+            items: components["schemas"]["LexiconPublic"][];
+        };
+        /** LexiconPublic */
+        LexiconPublic: {
+            /** Id */
+            id: string;
+            /** User Id */
+            user_id: string;
+            /** Name */
+            name: string;
+            /** Entries */
+            entries: components["schemas"]["LexiconEntryPublic"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** PauseIn */
         PauseIn: {
             /**
@@ -1544,6 +1743,19 @@ export interface components {
              * @default 0
              */
             cost?: number;
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+            /** Input */
+            input?: unknown;
+            /** Context */
+            ctx?: Record<string, never>;
         };
         /** VoiceIn */
         VoiceIn: {
@@ -1880,6 +2092,19 @@ export interface operations {
                 idempotency_key?: string | null;
                 /** @description text bodies: split at Markdown headings (default: by content type) */
                 markdown?: boolean | null;
+                series?: string | null;
+                series_position?: string | null;
+                description?: string | null;
+                /** @description year of publication */
+                year?: number | null;
+                publisher?: string | null;
+                language?: string | null;
+                isbn?: string | null;
+                /** @description default: Audiobook */
+                genre?: string | null;
+                /** @description EPUB: read the front and back matter too (cover, title page, copyright, contents, index, acknowledgements, about the author), left out by default */
+                read_matter?: boolean;
+                read_chapters?: string | null;
             };
             header?: {
                 "Idempotency-Key"?: string | null;
@@ -1896,6 +2121,8 @@ export interface operations {
                 "multipart/form-data": {
                     /** Format: binary */
                     file: string;
+                    /** @description the book's lexicon: a JSON list of entries, as the JSON body's lexicon field */
+                    lexicon?: string;
                 };
             };
         };
@@ -2751,6 +2978,288 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_lexicons_v1_lexicons_get: {
+        parameters: {
+            query?: {
+                /** @description admins: every user's */
+                all_users?: boolean;
+                /** @description admins: this user's */
+                user?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LexiconList"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_lexicon_v1_lexicons_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LexiconIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LexiconPublic"];
+                };
+            };
+            /** @description Malformed request (e.g. a bad Range header) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `loc` names the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many submissions or unfinished jobs; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_lexicon_v1_lexicons__lexicon_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the lexicon's id */
+                lexicon_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LexiconPublic"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job (or another user's), or the audio is not ready */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_lexicon_v1_lexicons__lexicon_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the lexicon's id */
+                lexicon_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LexiconIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LexiconPublic"];
+                };
+            };
+            /** @description Malformed request (e.g. a bad Range header) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job (or another user's), or the audio is not ready */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `loc` names the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_lexicon_v1_lexicons__lexicon_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the lexicon's id */
+                lexicon_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job (or another user's), or the audio is not ready */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

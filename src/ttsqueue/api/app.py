@@ -30,6 +30,7 @@ from ttsqueue.api.routes import (
     health,
     jobs,
     legacy,
+    lexicons,
     pauses,
     prom,
     stats,
@@ -205,7 +206,19 @@ def create_app(settings: Settings, *, queue: Queue | None = None) -> FastAPI:
     if queue is not None:
         app.state.api = _state(settings, queue)
     errors.install(app)
-    for module in (jobs, batch, events, audio, subtitles, voices, stats, health, legacy, webhooks):
+    for module in (
+        jobs,
+        batch,
+        events,
+        audio,
+        subtitles,
+        voices,
+        lexicons,
+        stats,
+        health,
+        legacy,
+        webhooks,
+    ):
         app.include_router(module.router)
     app.include_router(admin.router)
     app.include_router(pauses.router)

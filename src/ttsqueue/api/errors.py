@@ -142,6 +142,8 @@ async def _queue_error_handler(request: Request, exc: Exception) -> JSONResponse
     if exc.field == "job_id":
         legacy = request.url.path.startswith(LEGACY_PREFIX)
         loc: Loc = ["query", "jobId"] if legacy else ["path", "job_id"]
+    elif exc.field == "lexicon_id":
+        loc = ["path", "lexicon_id"]
     elif isinstance(exc, LimitExceeded):
         loc = []  # no input is at fault; the message names the limit
     else:

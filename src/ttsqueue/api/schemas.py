@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from ttsqueue import bookinfo
 from ttsqueue.api.errors import ErrorItem
 from ttsqueue.models import JobStatus, TaskStatus
 from ttsqueue.queue import MAX_KEY_CHARS, MAX_TITLE_CHARS
+from ttsqueue.tts import lexicon
 from ttsqueue.tts.base import (
     MAX_PAUSE_MS,
     MAX_PITCH,
@@ -35,6 +37,45 @@ Epoch = Annotated[float, Field(ge=0, le=MAX_EPOCH, description="seconds since th
 PauseMs = Annotated[int, Field(ge=0, le=MAX_PAUSE_MS)]
 LoudnessLufs = Annotated[float, Field(ge=MIN_TARGET_LUFS, le=MAX_TARGET_LUFS)]
 TruePeakDb = Annotated[float, Field(ge=MIN_TRUE_PEAK_DB, le=MAX_TRUE_PEAK_DB)]
+
+# What players show about the book (written into the audiobook's tags); an EPUB's own
+# values fill the fields a submission leaves out.
+Short = Annotated[str, Field(max_length=bookinfo.MAX_FIELD_CHARS)]
+Series = Annotated[str, Field(max_length=bookinfo.MAX_FIELD_CHARS, examples=["The Expanse"])]
+SeriesPosition = Annotated[
+    str,
+    Field(
+        pattern=f"^{bookinfo.SERIES_POSITION.pattern}$",
+        max_length=7,
+        description="the book's place in its series",
+        examples=["2", "2.5"],
+    ),
+]
+Description = Annotated[str, Field(max_length=bookinfo.MAX_DESCRIPTION_CHARS)]
+Year = Annotated[int, Field(ge=bookinfo.MIN_YEAR, le=bookinfo.MAX_YEAR, examples=[2011])]
+Language = Annotated[
+    str,
+    Field(
+        pattern=f"^{bookinfo.LANGUAGE.pattern}$",
+        max_length=40,
+        description="BCP 47 language tag",
+        examples=["en", "en-GB"],
+    ),
+]
+ChapterSelection = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1000,
+        description="read only these chapters of the book: 1-based numbers and ranges, "
+        "in the book's order (for an EPUB, after its front and back matter is left out)",
+        examples=["1-3,5,9-"],
+    ),
+]
+Isbn = Annotated[
+    str,
+    Field(max_length=20, description="ISBN-10 or ISBN-13, check digit verified"),
+]
 
 
 def epoch_of(value: datetime) -> float:
@@ -71,6 +112,36 @@ class VoiceIn(BaseModel):
     true_peak_db: TruePeakDb | None = Field(
         None, description="ceiling for the true peak, dBTP (default -3)"
     )
+
+
+class LexiconEntryIn(BaseModel):
+    """How to say a word or phrase: as another text (``alias``) or as IPA (``phoneme``)."""
+
+    grapheme: str = Field(
+        min_length=1,
+        max_length=lexicon.MAX_GRAPHEME_CHARS,
+        description=f"a word or phrase of up to {lexicon.MAX_PHRASE_WORDS} words, matched "
+        "whole and literally (no patterns)",
+        examples=["Hermione"],
+    )
+    alias: str | None = Field(None, max_length=lexicon.MAX_ALIAS_CHARS, examples=["her-my-oh-nee"])
+    phoneme: str | None = Field(
+        None,
+        max_length=lexicon.MAX_PHONEME_CHARS,
+        description="IPA",
+        examples=["h\u025c\u02d0\u02c8ma\u026a\u0259ni"],
+    )
+    match_case: bool = Field(False, description="match only this exact capitalisation")
+
+
+LEXICON_LIST = TypeAdapter(Annotated[list[LexiconEntryIn], Field(max_length=lexicon.MAX_ENTRIES)])
+
+
+class LexiconIn(BaseModel):
+    """A stored lexicon: applied to every book its owner submits."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["Names in my fantasy series"])
+    entries: list[LexiconEntryIn] = Field(max_length=lexicon.MAX_ENTRIES)
 
 
 class ChapterIn(BaseModel):
@@ -115,6 +186,44 @@ class JobCreate(BaseModel):
     idempotency_key: Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS)] | None = Field(
         None, description="a repeat with the same key answers the existing job (200)"
     )
+    series: Series | None = None
+    series_position: SeriesPosition | None = None
+    description: Description | None = None
+    year: Year | None = Field(None, description="year of publication")
+    publisher: Short | None = None
+    language: Language | None = None
+    isbn: Isbn | None = None
+    genre: Short | None = Field(None, description="default: Audiobook")
+    read_chapters: ChapterSelection | None = None
+    lexicon: list[LexiconEntryIn] | None = Field(
+        None,
+        max_length=lexicon.MAX_ENTRIES,
+        description="pronunciations for this book, applied to every chapter before it is "
+        "read (give each entry an alias or a phoneme)",
+    )
+
+    def book_info(self) -> bookinfo.BookInfo:
+        return book_info_of(self)
+
+
+def book_info_of(fields: BaseModel) -> bookinfo.BookInfo:
+    """The book metadata fields of a request body or query (unset ones empty)."""
+    values = {name: getattr(fields, name, None) for name in BOOK_INFO_FIELDS}
+    return bookinfo.BookInfo(
+        **{k: v or "" for k, v in values.items() if k != "year"}, year=values["year"]
+    )
+
+
+BOOK_INFO_FIELDS = (
+    "series",
+    "series_position",
+    "description",
+    "year",
+    "publisher",
+    "language",
+    "isbn",
+    "genre",
+)
 
 
 class PriorityUpdate(BaseModel):
@@ -181,6 +290,26 @@ class JobSummary(BaseModel):
 
 class JobPublic(JobSummary):
     chapters: list[ChapterPublic]
+
+
+class LexiconEntryPublic(BaseModel):
+    grapheme: str
+    alias: str | None = None
+    phoneme: str | None = None
+    match_case: bool = False
+
+
+class LexiconPublic(BaseModel):
+    id: str
+    user_id: str
+    name: str
+    entries: list[LexiconEntryPublic]
+    created_at: datetime
+    updated_at: datetime
+
+
+class LexiconList(BaseModel):
+    items: list[LexiconPublic] = Field(description="oldest first, the order they apply in")
 
 
 class JobPage(BaseModel):

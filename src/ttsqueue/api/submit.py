@@ -21,6 +21,7 @@ never on the event loop.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -31,17 +32,29 @@ from starlette.requests import Request
 from ttsqueue.api.deps import ApiState
 from ttsqueue.api.errors import ApiError, pydantic_error
 from ttsqueue.api.schemas import (
+    LEXICON_LIST,
     MAX_EPOCH,
+    ChapterSelection,
+    Description,
+    Isbn,
     JobCreate,
+    Language,
+    LexiconEntryIn,
     LoudnessLufs,
     OutputFormat,
     PauseMs,
+    Series,
+    SeriesPosition,
+    Short,
     ShortId,
     Title,
     TruePeakDb,
     VoiceIn,
+    Year,
+    book_info_of,
 )
 from ttsqueue.books import (
+    Book,
     BookError,
     check_text_size,
     decode_text,
@@ -50,10 +63,12 @@ from ttsqueue.books import (
     parse_text,
 )
 from ttsqueue.books.plaintext import CharsetError
+from ttsqueue.books.select import selected
 from ttsqueue.models import Chapter, Voice
 from ttsqueue.queue import MAX_KEY_CHARS, BookRequest, Queue
 from ttsqueue.settings import Settings
 from ttsqueue.tts.base import MAX_PITCH, MAX_SPEED, MIN_PITCH, MIN_SPEED
+from ttsqueue.tts.lexicon import Entry
 
 JSON_TYPES = ("application/json",)
 TEXT_TYPES = ("text/plain", "text/markdown", "text/html")
@@ -85,6 +100,20 @@ class SubmitQuery(BaseModel):
     markdown: bool | None = Field(
         None, description="text bodies: split at Markdown headings (default: by content type)"
     )
+    series: Series | None = None
+    series_position: SeriesPosition | None = None
+    description: Description | None = None
+    year: Year | None = Field(None, description="year of publication")
+    publisher: Short | None = None
+    language: Language | None = None
+    isbn: Isbn | None = None
+    genre: Short | None = Field(None, description="default: Audiobook")
+    read_matter: bool = Field(
+        False,
+        description="EPUB: read the front and back matter too (cover, title page, copyright, "
+        "contents, index, acknowledgements, about the author), left out by default",
+    )
+    read_chapters: ChapterSelection | None = None
 
 
 def media_type(request: Request) -> str:
@@ -128,8 +157,9 @@ def from_json(body: bytes, settings: Settings, header_key: str | None) -> BookRe
 
 def from_model(job: JobCreate, settings: Settings, header_key: str | None = None) -> BookRequest:
     """A validated :class:`JobCreate` as the facade's :class:`BookRequest`."""
+    chapters = [Chapter(title=c.title, text=c.text, id=c.id) for c in job.chapters]
     return BookRequest(
-        chapters=[Chapter(title=c.title, text=c.text, id=c.id) for c in job.chapters],
+        chapters=read_only(chapters, job.read_chapters, ["body", "read_chapters"]),
         title=job.title,
         author=job.author,
         voice=to_voice(job.voice, settings),
@@ -138,17 +168,50 @@ def from_model(job: JobCreate, settings: Settings, header_key: str | None = None
         run_at=epoch(job.run_at),
         idempotency_key=job.idempotency_key or header_key,
         work_id=job.work_id,
+        info=job.book_info(),
+        lexicon=lexicon_entries(job.lexicon),
     )
 
 
-def _from_query(
-    q: SubmitQuery,
-    chapters: list[Chapter],
-    title: str,
-    author: str,
-    settings: Settings,
-    cover: bytes | None = None,
-) -> BookRequest:
+def lexicon_entries(entries: Sequence[LexiconEntryIn] | None) -> list[Entry]:
+    return [Entry(e.grapheme, e.alias or "", e.phoneme or "", e.match_case) for e in entries or ()]
+
+
+def form_lexicon(raw: object) -> list[Entry] | None:
+    """The ``lexicon`` part of an upload: the same JSON list a JSON body's field holds."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ApiError(422, "the lexicon part is JSON text, not a file", loc=["body", "lexicon"])
+    try:
+        return lexicon_entries(LEXICON_LIST.validate_json(raw))
+    except ValidationError as exc:
+        raise pydantic_error(exc, ("body", "lexicon")) from None
+
+
+def read_only(chapters: list[Chapter], spec: str | None, loc: list[str]) -> list[Chapter]:
+    """The chapters a ``read_chapters`` selection names (all without one)."""
+    if spec is None:
+        return chapters
+    try:
+        return [chapters[i] for i in selected(spec, len(chapters))]
+    except BookError as exc:
+        raise ApiError(422, str(exc), loc=loc) from None
+
+
+def skipped_matter(book: Book) -> dict[str, object] | None:
+    """What an EPUB's reading left out, kept on the job: ``[{title, kind}]``."""
+    if not book.skipped:
+        return None
+    return {
+        "skipped_matter": [
+            {"title": "".join(ch for ch in title if ch.isprintable())[:200], "kind": kind}
+            for title, kind in book.skipped[:100]
+        ]
+    }
+
+
+def _from_query(q: SubmitQuery, book: Book, settings: Settings) -> BookRequest:
     voice = None
     reading = (
         q.sentence_pause_ms,
@@ -175,16 +238,18 @@ def _from_query(
             settings,
         )
     return BookRequest(
-        chapters=chapters,
-        title=q.title or title,
-        author=q.author or author,
+        chapters=read_only(book.chapters, q.read_chapters, ["query", "read_chapters"]),
+        title=q.title or book.title,
+        author=q.author or book.author,
         voice=voice,
         output_format=q.output_format,
         priority=q.priority,
         run_at=epoch(q.run_at),
         idempotency_key=q.idempotency_key,
         work_id=q.work_id,
-        cover=cover,
+        cover=book.cover,
+        info=book_info_of(q).over(book.info),
+        metadata=skipped_matter(book),
     )
 
 
@@ -216,7 +281,7 @@ def from_text(
         book = parse_text(text, markdown=markdown, default_title=q.title)
     except BookError as exc:
         raise ApiError(422, str(exc), loc=["body"]) from None
-    return _from_query(q, book.chapters, book.title, book.author, settings)
+    return _from_query(q, book, settings)
 
 
 def from_html(body: bytes, q: SubmitQuery, settings: Settings, declared: str | None) -> BookRequest:
@@ -228,25 +293,31 @@ def from_html(body: bytes, q: SubmitQuery, settings: Settings, declared: str | N
     except BookError as exc:
         loc = ["header", "Content-Type"] if isinstance(exc, CharsetError) else ["body"]
         raise ApiError(422, str(exc), loc=loc) from None
-    return _from_query(q, book.chapters, book.title, book.author, settings)
+    return _from_query(q, book, settings)
 
 
 def from_file(name: str, data: bytes, q: SubmitQuery, settings: Settings) -> BookRequest:
     try:
-        book = parse_book(name, data, max_chars=settings.max_book_chars)
+        book = parse_book(name, data, max_chars=settings.max_book_chars, read_matter=q.read_matter)
     except BookError as exc:
         raise ApiError(422, str(exc), loc=["body", "file"]) from None
-    return _from_query(q, book.chapters, book.title, book.author, settings, book.cover)
+    return _from_query(q, book, settings)
 
 
-async def read_upload(request: Request) -> tuple[str, bytes]:
-    """The file name and bytes of the ``file`` part of a multipart body."""
+async def read_upload(request: Request) -> tuple[str, bytes, object]:
+    """The file name and bytes of the ``file`` part of a multipart body, and its
+    ``lexicon`` part (``None`` without one)."""
     form = await request.form(max_files=1, max_fields=20)
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ApiError(422, "upload the book in a file part named 'file'", loc=["body", "file"])
-        return upload.filename or "book.txt", await upload.read()
+        lexicon = form.get("lexicon")
+        if lexicon is not None and not isinstance(lexicon, str):
+            raise ApiError(
+                422, "the lexicon part is JSON text, not a file", loc=["body", "lexicon"]
+            )
+        return upload.filename or "book.txt", await upload.read(), lexicon
     finally:
         await form.close()
 
@@ -266,12 +337,15 @@ def _parse(
     state: ApiState,
     header_key: str | None,
     declared: str | None = None,
+    lexicon: object = None,
 ) -> BookRequest:
     """*thread* The book in a request body of media type ``kind`` (and ``charset``
     ``declared``), checked."""
     settings = state.settings
     if filename is not None:
-        book = from_file(filename, data, q, settings)
+        book = dataclasses.replace(
+            from_file(filename, data, q, settings), lexicon=form_lexicon(lexicon)
+        )
     elif kind in ("", *JSON_TYPES) or kind.endswith("+json"):
         book = from_json(data, settings, header_key)
     elif kind == "text/html":
@@ -291,8 +365,9 @@ async def read_book(
     (or :class:`~ttsqueue.queue.QueueError` for a chapter the queue refuses)."""
     kind = media_type(request)
     filename: str | None = None
+    lexicon: object = None
     if kind == MULTIPART:
-        filename, data = await read_upload(request)
+        filename, data, lexicon = await read_upload(request)
     elif kind in ("", *JSON_TYPES) or kind.endswith("+json") or kind in TEXT_TYPES:
         data = await request.body()
     else:
@@ -304,5 +379,5 @@ async def read_book(
             type="unsupported_media_type",
         )
     return await state.parsing.run(
-        _parse, kind, data, filename, q, state, header_key, charset(request)
+        _parse, kind, data, filename, q, state, header_key, charset(request), lexicon
     )

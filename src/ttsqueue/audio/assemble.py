@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import wave
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
 from av.audio.stream import AudioStream
+
+from ttsqueue.bookinfo import BookInfo
 
 from . import splice, tags
 from .encode import AAC_FRAME, CODECS, check_format, encode_stream
@@ -47,6 +49,7 @@ class BookMeta:
     narrator: str = ""
     cover: bytes | None = None
     cover_mime: str | None = None
+    info: BookInfo = field(default_factory=BookInfo)  # series, description, year, ...
 
 
 @dataclass(frozen=True, slots=True)

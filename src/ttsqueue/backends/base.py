@@ -64,6 +64,7 @@ from ttsqueue.models import (
     Page,
     QueueStats,
     ReapResult,
+    StoredLexicon,
 )
 from ttsqueue.webhooks.model import ClaimedDelivery, WebhookDelivery, WebhookEndpoint
 
@@ -82,6 +83,20 @@ class InvalidTransition(BackendError):
     def __init__(self, job: Job, message: str) -> None:
         super().__init__(message)
         self.job = job
+
+
+class LexiconNotFound(BackendError):
+    """No such lexicon, or it belongs to another user."""
+
+
+class LexiconLimit(BackendError):
+    """The owner already has ``limit`` lexicons: the store refused another
+    (:meth:`Backend.put_lexicon`)."""
+
+    def __init__(self, user_id: str, limit: int) -> None:
+        super().__init__(f"user {user_id} has {limit} lexicons (the limit)")
+        self.user_id = user_id
+        self.limit = limit
 
 
 class ActiveJobsLimit(BackendError):
@@ -365,6 +380,28 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def list_api_keys(self) -> list[ApiKey]:
         """Every key, oldest first (ties by id). Only hashes are stored, never secrets."""
+
+    # -- lexicons --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def put_lexicon(self, lexicon: StoredLexicon, *, max_per_user: int) -> StoredLexicon:
+        """Create the lexicon, or replace the name, entries and ``updated_at`` of the one
+        with its id (which must belong to the same user, else :class:`LexiconNotFound`);
+        returns it as stored (an update keeps ``created_at``). Creating one more than
+        ``max_per_user`` for its user raises :class:`LexiconLimit`, checked atomically
+        with the insert."""
+
+    @abc.abstractmethod
+    async def get_lexicon(self, lexicon_id: str) -> StoredLexicon | None:
+        """The lexicon with this id, or ``None``."""
+
+    @abc.abstractmethod
+    async def list_lexicons(self, user_id: str | None) -> list[StoredLexicon]:
+        """One user's lexicons (``None``: every user's), oldest first (ties by id)."""
+
+    @abc.abstractmethod
+    async def delete_lexicon(self, lexicon_id: str) -> bool:
+        """Delete a lexicon by id; ``False`` when there was none."""
 
     # -- events ----------------------------------------------------------------------
 

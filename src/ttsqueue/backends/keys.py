@@ -59,6 +59,9 @@ TEMPLATES: dict[str, str] = {
     "wh_progress": ":wh:progress:%s",  # hash per endpoint: job id -> last progress sent
     "wh_done": ":wh:done",  # zset: delivered or failed deliveries by when they finished
     "reply": ":reply:%s",  # string per script call: its reply, kept briefly for a resend
+    "lexicons": ":lexicons",  # hash: lexicon id -> JSON (user, name, entries, updated_at)
+    "lexicon_ids": ":lexicon_ids",  # zset: every lexicon id, scored by created_at
+    "user_lexicons": ":lexicons:%s",  # zset per user: their lexicon ids, by created_at
     # per job (one slot: the job id is the hash tag)
     "job": ":job:{%s}",  # hash: the job's fields
     "tasks": ":job:{%s}:tasks",  # hash: "<index>.<field>" for every task

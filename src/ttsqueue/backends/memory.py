@@ -25,6 +25,8 @@ from ttsqueue.backends.base import (
     Completion,
     InvalidTransition,
     JobNotFound,
+    LexiconLimit,
+    LexiconNotFound,
     Pause,
     StoreUnavailable,
     WorkerInfo,
@@ -56,6 +58,7 @@ from ttsqueue.models import (
     Page,
     QueueStats,
     ReapResult,
+    StoredLexicon,
     TaskKind,
     TaskStatus,
     chapter_message,
@@ -88,6 +91,7 @@ class MemoryBackend(Backend):
         self._pauses: dict[str, float] = {}  # engine ("" for every engine) -> since
         self._drains: dict[str, float] = {}  # worker id -> when a drain was asked
         self._api_keys: dict[str, ApiKey] = {}
+        self._lexicons: dict[str, StoredLexicon] = {}
         self._subscribers: list[Subscriber] = []
         self._wakeup = asyncio.Event()
         self._open = False
@@ -588,6 +592,29 @@ class MemoryBackend(Backend):
 
     async def list_api_keys(self) -> list[ApiKey]:
         return sorted(self._api_keys.values(), key=lambda k: (k.created_at, k.id))
+
+    # -- lexicons --------------------------------------------------------------------
+
+    async def put_lexicon(self, lexicon: StoredLexicon, *, max_per_user: int) -> StoredLexicon:
+        old = self._lexicons.get(lexicon.id)
+        if old is not None:
+            if old.user_id != lexicon.user_id:
+                raise LexiconNotFound(lexicon.id)
+            lexicon = replace(lexicon, created_at=old.created_at)
+        elif sum(x.user_id == lexicon.user_id for x in self._lexicons.values()) >= max_per_user:
+            raise LexiconLimit(lexicon.user_id, max_per_user)
+        self._lexicons[lexicon.id] = lexicon
+        return lexicon
+
+    async def get_lexicon(self, lexicon_id: str) -> StoredLexicon | None:
+        return self._lexicons.get(lexicon_id)
+
+    async def list_lexicons(self, user_id: str | None) -> list[StoredLexicon]:
+        found = [x for x in self._lexicons.values() if user_id is None or x.user_id == user_id]
+        return sorted(found, key=lambda x: (x.created_at, x.id))
+
+    async def delete_lexicon(self, lexicon_id: str) -> bool:
+        return self._lexicons.pop(lexicon_id, None) is not None
 
     # -- events ----------------------------------------------------------------------
 

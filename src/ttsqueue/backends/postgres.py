@@ -23,6 +23,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "the postgres backend needs its driver: pip install 'ttsqueue[postgres]'"
     ) from exc
 
+from ttsqueue.backends import postgres_lexicons as lexicons
 from ttsqueue.backends import postgres_rows as rows
 from ttsqueue.backends.base import (
     ActiveJobsLimit,
@@ -55,6 +56,7 @@ from ttsqueue.models import (
     Page,
     QueueStats,
     ReapResult,
+    StoredLexicon,
     TaskStatus,
 )
 from ttsqueue.webhooks.model import ClaimedDelivery, WebhookDelivery, WebhookEndpoint
@@ -413,6 +415,20 @@ class PostgresBackend(Backend):
 
     async def list_api_keys(self) -> list[ApiKey]:
         return [rows.api_key(row) for row in await self._db.all("list_api_keys")]
+
+    # -- lexicons --------------------------------------------------------------------
+
+    async def put_lexicon(self, lexicon: StoredLexicon, *, max_per_user: int) -> StoredLexicon:
+        return await lexicons.put_lexicon(self._db, lexicon, max_per_user)
+
+    async def get_lexicon(self, lexicon_id: str) -> StoredLexicon | None:
+        return await lexicons.get_lexicon(self._db, lexicon_id)
+
+    async def list_lexicons(self, user_id: str | None) -> list[StoredLexicon]:
+        return await lexicons.list_lexicons(self._db, user_id)
+
+    async def delete_lexicon(self, lexicon_id: str) -> bool:
+        return await lexicons.delete_lexicon(self._db, lexicon_id)
 
     # -- events ----------------------------------------------------------------------
 

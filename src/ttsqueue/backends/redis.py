@@ -18,6 +18,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
@@ -36,6 +37,8 @@ from ttsqueue.backends.base import (
     Completion,
     InvalidTransition,
     JobNotFound,
+    LexiconLimit,
+    LexiconNotFound,
     Pause,
     SchemaTooNew,
     StoreUnavailable,
@@ -72,6 +75,7 @@ from ttsqueue.models import (
     Page,
     QueueStats,
     ReapResult,
+    StoredLexicon,
     TaskStatus,
 )
 from ttsqueue.webhooks.model import ClaimedDelivery, WebhookDelivery, WebhookEndpoint
@@ -97,6 +101,8 @@ SCRIPTS = (
     "list_workers",
     "put_api_key",
     "revoke_api_key",
+    "put_lexicon",
+    "delete_lexicon",
     "init_schema",
     "next_due",
 )
@@ -133,6 +139,17 @@ LOST_DATA = (
     "probably restarted without AOF persistence. Jobs and tasks in flight are lost. "
     "Re-initialised schema version %d and carrying on; run Redis with appendonly yes."
 )
+
+
+def _lexicon(lexicon_id: str, data: dict[str, Any], created_at: float) -> StoredLexicon:
+    return StoredLexicon(
+        id=lexicon_id,
+        user_id=str(data["user_id"]),
+        name=str(data["name"]),
+        entries=tuple(data["entries"]),
+        created_at=created_at,
+        updated_at=float(data["updated_at"]),
+    )
 
 
 def script_text(name: str) -> str:
@@ -466,6 +483,62 @@ class RedisBackend(Backend):
         values = await _guard(self.redis.hvals(self.keys.key("api_keys")))
         keys = [decode_api_key(str(v)) for v in values]
         return sorted(keys, key=lambda k: (k.created_at, k.id))
+
+    # -- lexicons --------------------------------------------------------------------
+
+    async def put_lexicon(self, lexicon: StoredLexicon, *, max_per_user: int) -> StoredLexicon:
+        text = json.dumps(
+            {
+                "user_id": lexicon.user_id,
+                "name": lexicon.name,
+                "entries": list(lexicon.entries),
+                "updated_at": lexicon.updated_at,
+            },
+            ensure_ascii=False,
+        )
+        created = str(
+            await self._run(
+                "put_lexicon",
+                lexicon.id,
+                lexicon.user_id,
+                text,
+                repr(lexicon.created_at),
+                max_per_user,
+            )
+        )
+        if created == "other":
+            raise LexiconNotFound(lexicon.id)
+        if created == "limit":
+            raise LexiconLimit(lexicon.user_id, max_per_user)
+        return replace(lexicon, created_at=float(created))
+
+    async def get_lexicon(self, lexicon_id: str) -> StoredLexicon | None:
+        text = await _guard(self.redis.hget(self.keys.key("lexicons"), lexicon_id))
+        if text is None:
+            return None
+        data = json.loads(text)
+        owner = self.keys.key("user_lexicons", data["user_id"])
+        created = await _guard(self.redis.zscore(owner, lexicon_id))
+        return _lexicon(lexicon_id, data, float(created or 0.0))
+
+    async def list_lexicons(self, user_id: str | None) -> list[StoredLexicon]:
+        index = (
+            self.keys.key("lexicon_ids")
+            if user_id is None
+            else self.keys.key("user_lexicons", user_id)
+        )
+        ids: Any = await _guard(self.redis.zrange(index, 0, -1, withscores=True))
+        if not ids:
+            return []
+        texts: Any = await _guard(self.redis.hmget(self.keys.key("lexicons"), [i for i, _ in ids]))
+        return [
+            _lexicon(str(i), json.loads(t), float(score))
+            for (i, score), t in zip(ids, texts, strict=True)
+            if t is not None
+        ]
+
+    async def delete_lexicon(self, lexicon_id: str) -> bool:
+        return bool(int(await self._run("delete_lexicon", lexicon_id)))
 
     # -- events ----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future
 
 from ttsqueue.backends import sqlite_jobs as jobs
+from ttsqueue.backends import sqlite_lexicons as lexicons
 from ttsqueue.backends import sqlite_webhooks as hooks
 from ttsqueue.backends import sqlite_work as work
 from ttsqueue.backends.base import (
@@ -42,6 +43,7 @@ from ttsqueue.models import (
     Page,
     QueueStats,
     ReapResult,
+    StoredLexicon,
 )
 from ttsqueue.webhooks.model import ClaimedDelivery, WebhookDelivery, WebhookEndpoint
 
@@ -235,6 +237,20 @@ class SqliteBackend(Backend):
 
     async def list_api_keys(self) -> list[ApiKey]:
         return await self._db.run(jobs.list_api_keys)
+
+    # -- lexicons --------------------------------------------------------------------
+
+    async def put_lexicon(self, lexicon: StoredLexicon, *, max_per_user: int) -> StoredLexicon:
+        return await self._db.run(lexicons.put_lexicon, lexicon, max_per_user)
+
+    async def get_lexicon(self, lexicon_id: str) -> StoredLexicon | None:
+        return await self._db.run(lexicons.get_lexicon, lexicon_id)
+
+    async def list_lexicons(self, user_id: str | None) -> list[StoredLexicon]:
+        return await self._db.run(lexicons.list_lexicons, user_id)
+
+    async def delete_lexicon(self, lexicon_id: str) -> bool:
+        return await self._db.run(lexicons.delete_lexicon, lexicon_id)
 
     # -- events ----------------------------------------------------------------------
 

@@ -37,8 +37,8 @@ HTML_MARKUP_ALLOWANCE = 8
 PDF_BYTES_PER_CHAR = 64
 
 
-def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
-    return _parse_epub(data, max_chars=max_chars)
+def parse_epub(data: bytes, *, max_chars: int | None = None, read_matter: bool = False) -> Book:
+    return _parse_epub(data, max_chars=max_chars, read_matter=read_matter)
 
 
 def check_text_size(text: str, max_chars: int | None) -> None:
@@ -67,7 +67,9 @@ def parse_html(
     return parse_webpage(html, default_title=default_title)
 
 
-def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> Book:
+def parse_book(
+    filename: str, data: bytes, *, max_chars: int | None = None, read_matter: bool = False
+) -> Book:
     """Read an uploaded book by its extension (.txt, .md/.markdown, .epub, .html/.htm,
     .pdf).
 
@@ -75,12 +77,13 @@ def parse_book(filename: str, data: bytes, *, max_chars: int | None = None) -> B
     unknown file type, text whose encoding cannot be read (see
     :func:`~ttsqueue.books.plaintext.decode_text`), a book with no text, a broken EPUB, or a
     book that cannot hold at most ``max_chars`` characters (found before or while it is
-    parsed, never after).
+    parsed, never after). An EPUB's front and back matter is left out unless
+    ``read_matter``.
     """
     path = PurePath(filename)
     suffix = path.suffix.lower()
     if suffix == ".epub":
-        book = parse_epub(data, max_chars=max_chars)
+        book = parse_epub(data, max_chars=max_chars, read_matter=read_matter)
     elif suffix == ".pdf":
         if max_chars is not None and len(data) > PDF_BYTES_PER_CHAR * max_chars:
             raise BookError(

@@ -25,10 +25,13 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
+from ttsqueue.bookinfo import BookInfo
 from ttsqueue.models import Chapter
 
+from . import matter
 from .html import html_to_paragraphs
 from .model import Book, BookError
+from .opf import book_info
 
 MAX_FILES = 10_000  # files in the archive
 MAX_MEMBER_BYTES = 8 * 1024 * 1024  # one file inside the archive, inflated
@@ -74,6 +77,8 @@ class _Package:
     spine: list[_Item] = field(default_factory=list)
     ncx: _Item | None = None
     cover_id: str | None = None  # EPUB 2 <meta name="cover" content="id">
+    info: BookInfo = field(default_factory=BookInfo)
+    guide: dict[str, str] = field(default_factory=dict)  # EPUB 2 guide: path → matter kind
 
 
 class _Archive:
@@ -146,9 +151,11 @@ def parse_xml(data: bytes, path: str) -> ElementTree.Element:
     return root
 
 
-def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
+def parse_epub(data: bytes, *, max_chars: int | None = None, read_matter: bool = False) -> Book:
     """Read an EPUB (bytes of the .epub file) into a :class:`Book`; with ``max_chars``,
-    refuse a book holding more text, as soon as the documents read so far hold more."""
+    refuse a book holding more text, as soon as the documents read so far hold more.
+    Front and back matter (:mod:`ttsqueue.books.matter`) is left out unless
+    ``read_matter``."""
     try:
         zip_file = zipfile.ZipFile(io.BytesIO(data))
     except _BROKEN as exc:
@@ -157,18 +164,19 @@ def parse_epub(data: bytes, *, max_chars: int | None = None) -> Book:
         if len(zip_file.infolist()) > MAX_FILES:
             raise BookError(f"this EPUB holds more than {MAX_FILES} files")
         try:
-            return _read(_Archive(zip_file), max_chars)
+            return _read(_Archive(zip_file), max_chars, read_matter)
         except BookError:
             raise
         except _DAMAGED as exc:
             raise BookError(f"this EPUB file is damaged and cannot be read ({exc})") from exc
 
 
-def _read(archive: _Archive, max_chars: int | None) -> Book:
+def _read(archive: _Archive, max_chars: int | None, read_matter: bool) -> Book:
     _refuse_drm(archive)
     opf_path = _rootfile(archive)
     package = _package(archive, opf_path)
     toc = _toc(archive, package)
+    skipped = [] if read_matter else _skip_matter(archive, package, toc)
     chapters = _chapters(archive, package, toc, max_chars)
     if not chapters:
         raise BookError("the book has no text")
@@ -184,6 +192,8 @@ def _read(archive: _Archive, max_chars: int | None) -> Book:
         chapters=chapters,
         cover=cover_data,
         cover_mime=cover.media_type if cover_data is not None and cover else None,
+        info=package.info,
+        skipped=skipped,
     )
 
 
@@ -231,7 +241,7 @@ def _resolve(base: str, href: str) -> str:
 
 def _package(archive: _Archive, opf_path: str) -> _Package:
     root = archive.xml(opf_path)
-    package = _Package()
+    package = _Package(info=book_info(root), guide=matter.guide(root, opf_path))
     for element in root.iter():
         name = _local(element.tag)
         if name == "title" and not package.title:
@@ -338,6 +348,48 @@ def _ncx_toc(root: ElementTree.Element, path: str) -> _Toc:
             if title:
                 toc.setdefault(_target(path, content.get("src", "")), title)
     return toc
+
+
+def _skip_matter(archive: _Archive, package: _Package, toc: _Toc) -> list[tuple[str, str]]:
+    """Take front and back matter out of the spine; the (title, kind) of each document
+    taken out. A document the table of contents points into (``#fragment``) stays, and
+    so does everything when every document looks like matter."""
+    declared = dict(package.guide)
+    nav = next((i for i in package.items.values() if "nav" in i.properties), None)
+    if nav is not None and nav.path in archive.names:
+        try:
+            declared = {**matter.landmarks(archive.xml(nav.path), nav.path), **declared}
+        except ElementTree.ParseError:
+            pass
+    titles = {path: title for (path, fragment), title in toc.items() if not fragment}
+    anchored = {path for path, fragment in toc if fragment}
+    documents = [
+        i for i in package.spine if i.media_type in _XHTML_TYPES and "nav" not in i.properties
+    ]
+    kinds = matter.kinds(
+        [i.path for i in documents if i.path not in anchored],
+        declared=declared,
+        titles=titles,
+        read=lambda path: _probe(archive, path),
+        book_title=package.title,
+    )
+    if all(i.path in kinds for i in documents):
+        return []
+    package.spine = [i for i in package.spine if i.path not in kinds]
+    return [(titles.get(path) or kind, kind) for path, kind in kinds.items()]
+
+
+def _probe(archive: _Archive, path: str) -> str:
+    """The start of a document (what :func:`matter.probe` looks at), read without
+    inflating the rest of it: a bounded amount of work however large the file."""
+    if path not in archive.names:
+        return ""
+    with archive.zip.open(path) as member:
+        data = member.read(matter.PROBE_BYTES)
+    try:
+        return _decode(data)
+    except UnicodeDecodeError:
+        return ""
 
 
 def _chapters(

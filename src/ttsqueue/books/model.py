@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ttsqueue.bookinfo import BookInfo
 from ttsqueue.models import Chapter
 
 
@@ -18,3 +19,5 @@ class Book:
     chapters: list[Chapter]
     cover: bytes | None = None
     cover_mime: str | None = None
+    info: BookInfo = field(default_factory=BookInfo)  # series, description, year, ...
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # matter left out: (title, kind)

@@ -211,7 +211,7 @@ def synthesize_chunk(engine_name: str, text: str, voice_dict: dict[str, Any]) ->
 def _synthesize_runs(engine: Engine, ssml: str, voice: Voice) -> Speech:
     pcm: list[bytes] = []
     sample_rate = 0
-    for words, style in plain_runs(ssml):
+    for words, style in plain_runs(ssml, ipa_input=getattr(engine, "accepts_ipa", False) is True):
         pitch = voice.pitch
         if style.pitch != 1:
             pitch = min(MAX_PITCH, max(MIN_PITCH, (1.0 if pitch is None else pitch) * style.pitch))

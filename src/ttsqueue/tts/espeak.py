@@ -7,10 +7,11 @@ followed by a variant (``en-us+f3``).
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 
 from ttsqueue.models import Voice
-from ttsqueue.tts import espeak_lib
+from ttsqueue.tts import espeak_lib, ipa
 from ttsqueue.tts.base import EngineError, Speech, VoiceInfo
 
 
@@ -118,7 +119,37 @@ class EspeakEngine:
             raise EngineError(f"unknown voice {voice.name!r} for engine espeak")
         if not text.strip():
             return Speech(b"", espeak_lib.sample_rate())
+        phonemes = False
+        if ssml and "<phoneme" in text:
+            text, phonemes = phoneme_input(text)
         pcm, rate = espeak_lib.synthesize(
-            text, resolved, rate=rate_for(voice.speed), pitch=pitch_for(voice.pitch), ssml=ssml
+            text,
+            resolved,
+            rate=rate_for(voice.speed),
+            pitch=pitch_for(voice.pitch),
+            ssml=ssml,
+            phonemes=phonemes,
         )
         return Speech(pcm, rate)
+
+
+# A <phoneme> as ssml_chunks renders it (IPA holds no quote, '<' or '&': checked at the door).
+_PHONEME = re.compile(r'<phoneme alphabet="ipa" ph="([^"<>&]*)">([^<]*)</phoneme>')
+
+
+def phoneme_input(ssml: str) -> tuple[str, bool]:
+    """``ssml`` with each ``<phoneme>`` as espeak-ng phoneme input (``[[…]]``), or its
+    written word where the IPA has no espeak-ng equivalent; whether any phonemes are
+    left (then ``[[`` in the words themselves is broken up, so it stays text)."""
+    found = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal found
+        mnemonics = ipa.espeak_phonemes(match.group(1))
+        if mnemonics is None:
+            return match.group(2)
+        found = True
+        return mnemonics
+
+    marked = _PHONEME.sub(replace, ssml.replace("[[", "[ ["))
+    return (marked, True) if found else (_PHONEME.sub(r"\2", ssml), False)

@@ -32,6 +32,7 @@ AUDIO_OUTPUT_SYNCHRONOUS = 2
 ESPEAK_INITIALIZE_DONT_EXIT = 0x8000
 ESPEAK_CHARS_UTF8 = 1
 ESPEAK_SSML = 0x10
+ESPEAK_PHONEMES = 0x100  # phonemes between [[ and ]] in the text
 ESPEAK_RATE = 1
 ESPEAK_VOLUME = 2
 ESPEAK_PITCH = 3
@@ -190,12 +191,13 @@ def _select(lib: Any, voice: str, rate: int, pitch: int) -> None:
 
 
 def synthesize(
-    text: str, voice: str, *, rate: int, pitch: int, ssml: bool = False
+    text: str, voice: str, *, rate: int, pitch: int, ssml: bool = False, phonemes: bool = False
 ) -> tuple[bytes, int]:
     """PCM (16-bit mono) and its sample rate for ``text`` read by ``voice``; ``ssml``
-    when ``text`` is an SSML document (espeak-ng reads its markup)."""
+    when ``text`` is an SSML document (espeak-ng reads its markup), ``phonemes`` when
+    it holds espeak-ng phonemes between ``[[`` and ``]]``."""
     data = text.encode("utf-8")
-    flags = ESPEAK_CHARS_UTF8 | (ESPEAK_SSML if ssml else 0)
+    flags = ESPEAK_CHARS_UTF8 | (ESPEAK_SSML if ssml else 0) | (ESPEAK_PHONEMES if phonemes else 0)
     with LOCK:
         lib = _load()
         _select(lib, voice, rate, pitch)

@@ -35,6 +35,7 @@ from ttsqueue.tts.packaged_voices import packaged_models
 VOICES_DIR_ENV = "TTSQUEUE_PIPER_VOICES_DIR"
 PAD, BOS, EOS = "_", "^", "$"
 _CLAUSE = re.compile(r"([^.,;:!?]*)([.,;:!?]*)")
+_IPA_INPUT = re.compile(r"\[\[([^\[\]]*)\]\]")  # as plain_runs writes a <phoneme>
 # A catalogue name: a model's file name without ".onnx"; no separator, no leading dot.
 VOICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 
@@ -107,17 +108,22 @@ class PiperModel:
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     def phonemes(self, text: str) -> list[str]:
-        """The model's phoneme symbols for ``text``, punctuation kept as piper does."""
+        """The model's phoneme symbols for ``text``, punctuation kept as piper does; IPA
+        between ``[[`` and ``]]`` (a ``<phoneme>``) is taken as it is."""
         if self.config.phoneme_type != "espeak" or self._espeak_voice is None:
-            return list(unicodedata.normalize("NFD", text))
+            return list(unicodedata.normalize("NFD", _IPA_INPUT.sub(r"\1", text)))
         parts: list[str] = []
-        for words, marks in _CLAUSE.findall(text):
-            if words.strip():
-                parts.append(" ".join(espeak_lib.phonemize(words, self._espeak_voice)))
-            if marks:
-                parts.append(marks + " ")
-            elif words.strip():
-                parts.append(" ")
+        for index, piece in enumerate(_IPA_INPUT.split(text)):
+            if index % 2:  # the IPA inside [[...]]
+                parts.append(piece.strip() + " ")
+                continue
+            for words, marks in _CLAUSE.findall(piece):
+                if words.strip():
+                    parts.append(" ".join(espeak_lib.phonemize(words, self._espeak_voice)))
+                if marks:
+                    parts.append(marks + " ")
+                elif words.strip():
+                    parts.append(" ")
         symbols = list(unicodedata.normalize("NFD", "".join(parts).strip()))
         mapped: list[str] = []
         for symbol in symbols:
@@ -161,6 +167,7 @@ class PiperModel:
 
 class PiperEngine:
     name = "piper"
+    accepts_ipa = True  # a <phoneme>'s IPA goes through the voice's phoneme_id_map
     max_chunk_chars = 400
     accepts_ssml = False
 

@@ -4,8 +4,10 @@ A chapter whose text starts with ``<speak`` (after optional whitespace, an XML
 declaration, or a DOCTYPE, which is then refused) is SSML. Understood: ``<speak>``,
 ``<p>``, ``<s>``, ``<break time="500ms|1s" strength="...">``, ``<emphasis>``,
 ``<prosody rate=... pitch=...>``, ``<say-as interpret-as="characters|spell-out|cardinal|
-ordinal|digits|date|telephone">``, ``<sub alias>``; ``<phoneme>``, ``<voice>`` and any
-other element are read as their text content, so no text is ever lost.
+ordinal|digits|date|telephone">``, ``<sub alias>``, ``<phoneme alphabet="ipa" ph>``
+(IPA symbols this service knows, see :mod:`ttsqueue.tts.ipa`; another alphabet reads the
+text); ``<voice>`` and any other element are read as their text content, so no text is
+ever lost.
 
 :func:`flatten` turns a document into :class:`Token` (a word with its inline style) and
 :class:`Boundary` items (paragraph, sentence, break); :mod:`ttsqueue.tts.ssml_chunks`
@@ -18,11 +20,12 @@ import re
 from dataclasses import dataclass, field, replace
 from xml.parsers import expat
 
-from ttsqueue.tts import numbers
+from ttsqueue.tts import ipa, numbers
 from ttsqueue.tts.base import MAX_PAUSE_MS, MAX_PITCH, MAX_SPEED, MIN_PITCH, MIN_SPEED, EngineError
 from ttsqueue.tts.text import normalize
 
 MAX_DEPTH = 100
+MAX_PHONEME_CHARS = 200
 BREAK_STRENGTH_MS = {
     "none": 0, "x-weak": 100, "weak": 200, "medium": 400, "strong": 700, "x-strong": 1200,
 }  # fmt: skip
@@ -265,6 +268,7 @@ class Style:
     pitch: float = 1.0
     emphasis: str | None = None
     spell: bool = False  # read letter by letter
+    phoneme: str | None = None  # IPA: how to say the token (its text is the written word)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +328,8 @@ class _Flattener:
         elif tag == "sub" and "alias" in node.attrs:
             self.text(node.attrs["alias"], style)
             return
+        elif tag == "phoneme" and self.phoneme(node, style):
+            return
         elif tag == "say-as":
             if node.attrs.get("interpret-as") in SPELLED:
                 style = replace(style, spell=True)
@@ -339,6 +345,24 @@ class _Flattener:
                 self.node(child, style)
         if tag in ("p", "s"):
             self.items.append(Boundary(tag))
+
+    def phoneme(self, node: Node, style: Style) -> bool:
+        """An IPA ``<phoneme>`` as one token; False for another alphabet (read the text)."""
+        if node.attrs.get("alphabet", "ipa").lower() != "ipa" or "ph" not in node.attrs:
+            return False
+        ph = node.attrs["ph"]
+        if len(ph) > MAX_PHONEME_CHARS or (bad := ipa.problem(ph)):
+            raise SsmlError(
+                f"SSML phoneme ph at line {node.line} "
+                + (bad or f"is over {MAX_PHONEME_CHARS} characters")
+            )
+        words = node.text().split()
+        if words:
+            if node.text()[:1].isspace():
+                self.space = True
+            self.items.append(Token(" ".join(words), self.space, replace(style, phoneme=ph)))
+            self.space = node.text()[-1:].isspace()
+        return True
 
 
 def flatten(root: Node, language: str | None, *, normalise: bool = True) -> list[Item]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from itertools import groupby
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from ttsqueue.tts import numbers
 from ttsqueue.tts.base import MAX_PAUSE_MS, Chunk
@@ -126,7 +126,7 @@ def _pack(units: list[list[Token]], max_chars: int) -> list[list[Token]]:
 
 def _cut(token: Token, max_chars: int) -> list[Token]:
     step = max(1, max_chars // 2 if token.style.spell else max_chars)
-    if len(token.text) <= step:
+    if len(token.text) <= step or token.style.phoneme:  # one pronunciation, never cut
         return [token]
     return [
         Token(token.text[i : i + step], token.space and i == 0, token.style)
@@ -213,6 +213,10 @@ def _render(tokens: list[Token], ssml: bool) -> str:
             if i and token.space:
                 out.append(" ")
             text = spelled(token.text) if token.style.spell and not ssml else token.text
+            if token.style.phoneme:  # kept for every engine: plain_runs reads it back
+                ph = quoteattr(token.style.phoneme)
+                out.append(f'<phoneme alphabet="ipa" ph={ph}>{escape(text)}</phoneme>')
+                continue
             out.append(escape(text))
         out.append(closing)
         first = False
@@ -250,15 +254,21 @@ def ssml_chunks(
     return chunks
 
 
-def plain_runs(ssml_text: str) -> list[tuple[str, Style]]:
+def plain_runs(ssml_text: str, *, ipa_input: bool = False) -> list[tuple[str, Style]]:
     """The words of an SSML chunk as plain text, in runs of one speed and pitch (the
-    style's other fields are left at their defaults). Raises SsmlError for bad SSML."""
+    style's other fields are left at their defaults). A ``<phoneme>`` is its IPA in
+    ``[[…]]`` for an engine that reads IPA so (``ipa_input``: piper), else its written
+    word (and a ``[[`` in the words is broken up). Raises SsmlError for bad SSML."""
     tokens = [i for i in flatten(parse(ssml_text), None, normalise=False) if isinstance(i, Token)]
     runs: list[tuple[str, Style]] = []
+
+    def word(t: Token) -> str:
+        if t.style.phoneme and ipa_input:
+            return f"[[{t.style.phoneme}]]"
+        text = spelled(t.text) if t.style.spell else t.text
+        return text.replace("[[", "[ [") if ipa_input else text
+
     for (rate, pitch), group in groupby(tokens, lambda t: (t.style.rate, t.style.pitch)):
-        words = [
-            (" " if i and t.space else "") + (spelled(t.text) if t.style.spell else t.text)
-            for i, t in enumerate(group)
-        ]
+        words = [(" " if i and t.space else "") + word(t) for i, t in enumerate(group)]
         runs.append(("".join(words), Style(rate=rate, pitch=pitch)))
     return runs

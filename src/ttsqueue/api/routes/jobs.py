@@ -30,7 +30,14 @@ SUBMIT_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "lexicon": {
+                            "type": "string",
+                            "description": "the book's lexicon: a JSON list of entries, "
+                            "as the JSON body's lexicon field",
+                        },
+                    },
                     "required": ["file"],
                 }
             },

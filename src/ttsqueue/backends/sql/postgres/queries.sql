@@ -246,3 +246,31 @@ ON CONFLICT (worker_id) DO NOTHING
 
 -- name: take_drain
 DELETE FROM worker_drains WHERE worker_id = %(worker_id)s
+-- ---------------------------------------------------------------- lexicons
+
+-- name: lock_user_lexicons
+SELECT pg_advisory_xact_lock(hashtext('ttsqueue.lexicons:' || %(user_id)s))
+
+-- name: lexicon_by_id
+SELECT * FROM lexicons WHERE id = %(id)s
+
+-- name: count_user_lexicons
+SELECT count(*) AS n FROM lexicons WHERE user_id = %(user_id)s
+
+-- name: insert_lexicon
+INSERT INTO lexicons (id, user_id, name, entries, created_at, updated_at)
+VALUES (%(id)s, %(user_id)s, %(name)s, %(entries)s, %(created_at)s, %(updated_at)s)
+
+-- name: update_lexicon
+UPDATE lexicons SET name = %(name)s, entries = %(entries)s, updated_at = %(updated_at)s
+WHERE id = %(id)s AND user_id = %(user_id)s
+RETURNING created_at
+
+-- name: lexicons_of_user
+SELECT * FROM lexicons WHERE user_id = %(user_id)s ORDER BY created_at, id
+
+-- name: all_lexicons
+SELECT * FROM lexicons ORDER BY created_at, id
+
+-- name: delete_lexicon
+DELETE FROM lexicons WHERE id = %(id)s

@@ -431,3 +431,27 @@ ON CONFLICT (worker_id) DO NOTHING
 
 -- name: take_drain
 DELETE FROM worker_drains WHERE worker_id = :worker_id
+-- ---------------------------------------------------------------- lexicons
+
+-- name: lexicon_by_id
+SELECT * FROM lexicons WHERE id = :id
+
+-- name: count_user_lexicons
+SELECT count(*) FROM lexicons WHERE user_id = :user_id
+
+-- name: insert_lexicon
+INSERT INTO lexicons (id, user_id, name, entries, created_at, updated_at)
+VALUES (:id, :user_id, :name, :entries, :created_at, :updated_at)
+
+-- name: update_lexicon
+UPDATE lexicons SET name = :name, entries = :entries, updated_at = :updated_at
+WHERE id = :id AND user_id = :user_id
+
+-- name: lexicons_of_user
+SELECT * FROM lexicons WHERE user_id = :user_id ORDER BY created_at, id
+
+-- name: all_lexicons
+SELECT * FROM lexicons ORDER BY created_at, id
+
+-- name: delete_lexicon
+DELETE FROM lexicons WHERE id = :id
