@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.skips import need_module
 from ttsqueue.models import Voice
 from ttsqueue.tts import get_engine, prepare_chunks, synthesize_chunk
 from ttsqueue.tts.lexicon import Entry, Lexicon, check_entries
@@ -49,7 +50,7 @@ def test_text_in_double_brackets_stays_text_for_espeak() -> None:
 def test_piper_maps_the_ipa_through_its_phoneme_ids(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("onnxruntime")
+    need_module("onnxruntime")
     from tests.tts.test_piper import write_voice
     from ttsqueue.tts.piper import PiperEngine
 
